@@ -1,0 +1,1 @@
+"""Click commands, one module per sub-command; each parses options and calls a working module."""
