@@ -186,7 +186,9 @@ def get_database(settings: Settings, start: bool = True) -> Database:
         _connect(url).close()
         return Database(url=url, embedded=False, role_passwords=_role_passwords(settings))
     if not start and not embedded_running(settings.pgdata):
-        raise UserError(f"the embedded Postgres is not running (data in {settings.pgdata}); run 'customer-sync db start'")
+        raise UserError(
+            f"the embedded Postgres is not running (data in {settings.pgdata}); run 'customer-sync db start'"
+        )
     admin_url = socket_url(start_embedded(settings.pgdata))
     conn = _connect(admin_url)
     conn.autocommit = True
@@ -242,11 +244,13 @@ def bootstrap(db: Database) -> None:
         "grant select on tables to bi_reader, cs_sync",
         "grant usage on schema reverse_etl to cs_sync",
         "grant select on all tables in schema reverse_etl to cs_sync",
-        "alter default privileges for role cs_transformer in schema reverse_etl grant select on tables to cs_sync",
+        "alter default privileges for role cs_transformer in schema reverse_etl "
+        "grant select on tables to cs_sync",
         # the sync ledger feeds back into the models (what was pushed, what is parked)
         f"grant usage on schema {OPS_SCHEMA} to cs_transformer",
         f"grant select on all tables in schema {OPS_SCHEMA} to cs_transformer",
-        f"alter default privileges for role cs_sync in schema {OPS_SCHEMA} grant select on tables to cs_transformer",
+        f"alter default privileges for role cs_sync in schema {OPS_SCHEMA} "
+        "grant select on tables to cs_transformer",
     ]
     dbname = db.parts["dbname"]
     with connect(db, autocommit=True) as conn, conn.cursor() as cur:

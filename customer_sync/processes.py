@@ -6,6 +6,7 @@ Every long-lived process the project starts writes ``$CUSTOMER_SYNC_HOME/pids/<n
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -54,16 +55,12 @@ def stop(settings: Settings, name: str, timeout: float = 10.0) -> bool:
     proc = psutil.Process(pid)
     family = [proc, *proc.children(recursive=True)]
     for member in family:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             member.send_signal(signal.SIGTERM)
-        except psutil.NoSuchProcess:
-            pass
     _, alive = psutil.wait_procs(family, timeout=timeout)
     for member in alive:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             member.kill()
-        except psutil.NoSuchProcess:
-            pass
     path.unlink(missing_ok=True)
     return True
 

@@ -44,7 +44,8 @@ def status(as_json: bool) -> None:
     if settings.uses_embedded_database:
         running = database.embedded_running(settings.pgdata)
         result = {"embedded": True, "running": running, "pgdata": str(settings.pgdata)}
-        human = f"embedded Postgres (pgserver), data in {settings.pgdata}: {'running' if running else 'stopped'}"
+        state = "running" if running else "stopped"
+        human = f"embedded Postgres (pgserver), data in {settings.pgdata}: {state}"
         if running:
             handle = database.get_database(settings, start=False)
             result["database"] = handle.parts["dbname"]
@@ -52,8 +53,13 @@ def status(as_json: bool) -> None:
     else:
         parts = database.url_parts(settings.database_url or "")
         handle = database.get_database(settings)
-        result = {"embedded": False, "running": True, "host": parts["host"], "port": parts["port"],
-                  "database": parts["dbname"]}
+        result = {
+            "embedded": False,
+            "running": True,
+            "host": parts["host"],
+            "port": parts["port"],
+            "database": parts["dbname"],
+        }
         human = f"external Postgres from CUSTOMER_SYNC_DATABASE_URL: {handle.describe()}"
     emit(result, as_json, human)
 

@@ -15,7 +15,10 @@ from customer_sync import db as database
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "customer_sync.cli", *args], capture_output=True, text=True, env=full_env,
+        [sys.executable, "-m", "customer_sync.cli", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
         timeout=120,
     )
 
@@ -50,8 +53,12 @@ def test_roles_own_their_layers(warehouse: database.Database) -> None:
             "where nspname in ('raw_crm', 'staging', 'marts', 'ops')"
         )
         owners = dict(cur.fetchall())
-    assert owners == {"raw_crm": "cs_loader", "staging": "cs_transformer", "marts": "cs_transformer",
-                      "ops": "cs_sync"}
+    assert owners == {
+        "raw_crm": "cs_loader",
+        "staging": "cs_transformer",
+        "marts": "cs_transformer",
+        "ops": "cs_sync",
+    }
 
 
 def test_bi_reader_reads_marts_but_not_raw_or_staging(warehouse: database.Database) -> None:
@@ -65,9 +72,11 @@ def test_bi_reader_reads_marts_but_not_raw_or_staging(warehouse: database.Databa
         cur.execute("select x from marts.role_probe")
         assert cur.fetchall() == [(1,)]
     for relation in ("raw_crm.role_probe", "staging.role_probe"):
-        with pytest.raises(psycopg2.errors.InsufficientPrivilege), database.connect(
-            warehouse, "bi_reader"
-        ) as conn, conn.cursor() as cur:
+        with (
+            pytest.raises(psycopg2.errors.InsufficientPrivilege),
+            database.connect(warehouse, "bi_reader") as conn,
+            conn.cursor() as cur,
+        ):
             cur.execute(f"select * from {relation}")
     with database.connect(warehouse, "cs_transformer") as conn, conn.cursor() as cur:
         cur.execute("drop table staging.role_probe; drop table marts.role_probe")
