@@ -15,7 +15,13 @@ import pytest
 from customer_sync import db as database
 from customer_sync.config import Settings, load_settings
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = [
+    "tests.python.fixtures.simulators",
+    "tests.python.fixtures.matching",
+    "tests.python.fixtures.landing",
+    "tests.python.fixtures.warehouse_data",
+    "tests.python.fixtures.sync",
+]
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,350 @@
+"""``customer-sync bench``: one full cycle at N persons, measured stage by stage.
+
+Stages, in order (each optional, but each needs the one before it):
+
+- ``land``: start the simulators with N generated persons and land every system from scratch;
+- ``build``: dbt builds staging, identity resolution, marts and reverse-ETL plans; the resolution
+  (``marts.customer_xref``) is then scored against the generator's truth, kept in this process;
+- ``sync``: push the planned changes back to the systems;
+- ``incremental``: change 1% of the records in the systems as people would, then run one more cycle
+  (extract, build, sync) and compare its time with the full cycle's.
+
+With ``compare=("splink",)`` Splink resolves the same standardized records after the build.
+Memory is sampled throughout (see :mod:`customer_sync.bench.memory`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from customer_sync import db as database
+from customer_sync.bench import resolution
+from customer_sync.bench.machine import describe_machine
+from customer_sync.bench.memory import MemorySampler, standard_groups
+from customer_sync.bench.metrics import score_clusters
+from customer_sync.bench.report import BenchReport
+from customer_sync.bench.stages import StageResult, stage
+from customer_sync.config import Settings
+from customer_sync.errors import CustomerSyncError, RunFailure, UserError
+
+log = logging.getLogger(__name__)
+
+STAGES = ("land", "build", "sync", "incremental")
+# stage -> the stage whose output it needs
+REQUIRES = {"build": "land", "sync": "build", "incremental": "build"}
+COMPARES = ("splink",)
+# the resolution: every model between the standardized records and the clusters (records excluded)
+IDENTITY_SELECTOR = "int_customer_records+,+int_customer_clusters"
+SOURCE_VARIABLE_PREFIX = "SOURCES__"
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """What to measure."""
+
+    persons: int
+    seed: int = 42
+    stages: tuple[str, ...] = STAGES
+    compare: tuple[str, ...] = ()
+    fast_limits: bool = False
+    edit_share: float = 0.01
+    command: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def check_options(persons: int, stages: Sequence[str], compare: Sequence[str], edit_share: float) -> None:
+    """Raise a ``UserError`` for options that cannot be run as given."""
+    if persons < 1:
+        raise UserError("--persons must be at least 1")
+    unknown = sorted(set(stages) - set(STAGES))
+    if unknown:
+        raise UserError(f"unknown stage(s) {', '.join(unknown)}; known: {', '.join(STAGES)}")
+    if not stages:
+        raise UserError(f"no stage to run; give --stages with some of {', '.join(STAGES)}")
+    for name in stages:
+        needed = REQUIRES.get(name)
+        if needed and needed not in stages:
+            raise UserError(f"stage '{name}' needs stage '{needed}' in the same run")
+    bad = sorted(set(compare) - set(COMPARES))
+    if bad:
+        raise UserError(f"unknown comparison(s) {', '.join(bad)}; known: {', '.join(COMPARES)}")
+    if compare and "build" not in stages:
+        raise UserError("--compare needs the 'build' stage (it resolves the records the build standardized)")
+    if not 0 < edit_share <= 1:
+        raise UserError("--edit-share must be between 0 (exclusive) and 1")
+
+
+def _module(name: str) -> Any:
+    """Import a sibling layer; a missing one is a failure of this install, said in one line."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise RunFailure(f"bench needs {name}, which cannot be imported: {exc}") from exc
+
+
+def _as_dict(result: Any) -> dict[str, Any]:
+    return result.as_dict() if hasattr(result, "as_dict") else {}
+
+
+def _postgres_version(db: database.Database) -> str | None:
+    with database.connect(db) as conn, conn.cursor() as cur:
+        cur.execute("show server_version")
+        row = cur.fetchone()
+    return str(row[0]) if row else None
+
+
+class Bench:
+    """One benchmark run: holds the warehouse handle, the sampler and the report being filled."""
+
+    def __init__(self, settings: Settings, options: BenchOptions, progress: Progress) -> None:
+        self.settings = settings
+        self.options = options
+        self.progress = progress
+        self.db: database.Database | None = None
+        self.sampler: MemorySampler | None = None
+        self.truth: dict[str, str] = {}
+        self.edits: list[dict[str, Any]] = []
+        self.report = BenchReport(persons=options.persons, seed=options.seed, command=options.command)
+
+    # --- the run ---------------------------------------------------------------------------------
+
+    def run(self) -> BenchReport:
+        opts = self.options
+        self.db = database.ensure_ready(self.settings)
+        self.report.machine = describe_machine(_postgres_version(self.db))
+        pgdata = self.settings.pgdata if self.db.embedded else None
+        self.sampler = MemorySampler(standard_groups(pgdata, self.settings.home / "pids"))
+        if not self.db.embedded:
+            self.report.notes.append("external Postgres: its memory is not measured")
+        controls = _module("customer_sync.simulators.control")
+        with self.sampler, _own_simulators_only():
+            try:
+                self._start_simulators(controls, self._generate())
+                if "land" in opts.stages:
+                    self._land()
+                if "build" in opts.stages:
+                    self._build("build")
+                    self._score()
+                    self._identity()
+                    if "splink" in opts.compare:
+                        self._splink()
+                if "sync" in opts.stages:
+                    self._sync("sync")
+                if "incremental" in opts.stages:
+                    self._incremental(controls)
+            except CustomerSyncError:
+                # what was measured before the failure is still worth seeing
+                done = ", ".join(s.name for s in self.report.stages) or "nothing"
+                self.progress(f"bench stopped by a failure; measured so far: {done}")
+                if self.report.stages:
+                    self.progress(self.report.to_markdown())
+                raise
+            finally:
+                controls.stop(self.settings)
+        return self.report
+
+    def _record(self, result: StageResult) -> None:
+        self.report.stages.append(result)
+        rate = result.records_per_second
+        rate_text = f", {rate:,.0f} records/s" if rate else ""
+        self.progress(f"{result.name}: {result.seconds:,.1f} s{rate_text}")
+
+    def _generate(self) -> Any:
+        """The persons of this run; the truth stays here, the records go to the simulators."""
+        generate = _module("customer_sync.generate")
+        self.progress(f"generating {self.options.persons:,} persons (seed {self.options.seed})")
+        with stage("generate", self.sampler) as result:
+            data = generate.generate(self.options.persons, self.options.seed)
+            self.truth = resolution.truth_by_record(data.truth)
+            result.records = len(self.truth)
+            result.details["noise"] = data.noise_stats()
+            if "incremental" in self.options.stages:
+                # planned now, from the records as generated: the truth is needed for typo fixes
+                count = max(1, round(len(self.truth) * self.options.edit_share))
+                self.edits = [
+                    edit_for_simulators(e) for e in generate.plan_edits(data, count, self.options.seed)
+                ]
+        self.report.records = len(self.truth)
+        self._record(result)
+        return data
+
+    def _start_simulators(self, controls: Any, data: Any) -> None:
+        opts = self.options
+        limits = "fast" if opts.fast_limits else "real"
+        self.progress(f"starting the simulators ({limits} rate limits)")
+        with stage("simulate", self.sampler) as result:
+            controls.stop(self.settings)
+            started = controls.start(self.settings, opts.persons, opts.seed, fast=opts.fast_limits, data=data)
+            result.records = len(self.truth)
+            result.details = {"rate_limits": limits, "counts": dict(started.counts)}
+        self._record(result)
+
+    def _land(self, name: str = "land", full_refresh: bool = True) -> StageResult:
+        extract = _module("customer_sync.extract")
+        assert self.db is not None
+        with stage(name, self.sampler) as result:
+            landed = extract.run_extract(self.settings, self.db, full_refresh=full_refresh, progress=False)
+            result.records = landed.rows
+            result.details = _as_dict(landed)
+        self._record(result)
+        return result
+
+    def _build(self, name: str) -> StageResult:
+        build = _module("customer_sync.build")
+        assert self.db is not None
+        with stage(name, self.sampler) as result:
+            built = build.run_build(self.settings, self.db, progress=False)
+            result.details = _as_dict(built)
+            result.records = _built_records(result.details)
+        self._record(result)
+        return result
+
+    def _identity(self) -> None:
+        """Time the resolution alone: the matching models from the standardized records to the clusters.
+
+        They are rebuilt from the same ``int_customer_records`` table Splink reads (tables, so the rebuild
+        changes nothing), which makes ``seconds_identity`` and Splink's seconds cover the same work.
+        """
+        from customer_sync.dbt_runner import run_dbt
+
+        assert self.db is not None
+        with stage("identity", self.sampler) as result:
+            run = run_dbt(
+                self.settings, self.db, "run", select=[IDENTITY_SELECTOR], exclude=["int_customer_records"]
+            )
+            result.records = self.report.stage("build").records if self.report.stage("build") else None
+            result.details = {"models": run.count("model"), "dbt_seconds": round(run.seconds, 3)}
+        self._record(result)
+        self.report.seconds_identity = result.seconds
+
+    def _score(self) -> None:
+        assert self.db is not None
+        predicted = resolution.read_xref(self.db)
+        self.report.accuracy = score_clusters(predicted, self.truth)
+        self.report.coverage = resolution.coverage(predicted, self.truth).as_dict()
+        acc = self.report.accuracy
+        self.progress(
+            f"customer-sync: precision {acc.precision:.4f}, recall {acc.recall:.4f}, F1 {acc.f1:.4f}"
+        )
+
+    def _splink(self) -> None:
+        from customer_sync.bench import splink_compare
+
+        assert self.db is not None
+        self.progress("Splink: resolving the same standardized records")
+        with stage("splink", self.sampler) as result:
+            started = time.perf_counter()
+            rows = resolution.read_standardized_records(self.db, splink_compare.RECORD_KEY_COLUMNS.values())
+            frame = splink_compare.frame_from_records(rows)
+            del rows
+            read_seconds = time.perf_counter() - started
+            try:
+                outcome = splink_compare.run_splink(frame, seed=self.options.seed)
+            except Exception as exc:  # Splink's own failures: one line, the measured stages kept
+                raise RunFailure(f"Splink failed: {exc.__class__.__name__}: {str(exc)[:300]}") from exc
+            result.records = frame.num_rows
+            result.details = {"read_seconds": round(read_seconds, 3), **outcome.summary()}
+        self._record(result)
+        self.report.splink = outcome.summary()
+        self.report.splink_accuracy = score_clusters(outcome.clusters, self.truth)
+        self.report.splink_sweep = {
+            str(threshold): {
+                key: round(value, 4)
+                for key, value in score_clusters(clusters, self.truth).as_dict().items()
+                if key in ("precision", "recall", "f1", "bcubed_f1")
+            }
+            for threshold, clusters in outcome.threshold_sweep.items()
+        }
+        acc = self.report.splink_accuracy
+        self.progress(f"Splink: precision {acc.precision:.4f}, recall {acc.recall:.4f}, F1 {acc.f1:.4f}")
+
+    def _sync(self, name: str) -> StageResult:
+        """Push the planned changes back, through the reverse-ETL's own benchmark (ops/s per target)."""
+        sync = _module("customer_sync.sync")
+        assert self.db is not None
+        with stage(name, self.sampler) as result:
+            pushed = sync.run_benchmark(self.settings, self.db, progress=False)
+            result.details = pushed
+            result.records = sum(int(t.get("operations", 0)) for t in pushed.get("targets", {}).values())
+        if pushed.get("status") != "succeeded":
+            self.report.notes.append(f"{name}: sync run {pushed.get('run_id')} ended {pushed.get('status')}")
+        self._record(result)
+        return result
+
+    def _cycle(self, name: str) -> None:
+        """One extract (incremental), build and sync (when measured), as the scheduled job runs it."""
+        with stage(name, self.sampler) as result:
+            steps = [self._land(f"{name}_land", full_refresh=False), self._build(f"{name}_build")]
+            if "sync" in self.options.stages:
+                steps.append(self._sync(f"{name}_sync"))
+            result.records = steps[0].records
+            result.details = {"steps": {step.name: round(step.seconds, 3) for step in steps}}
+        self._record(result)
+
+    def _incremental(self, controls: Any) -> None:
+        """Change a share of the records as people would, then time one more cycle.
+
+        The first sync writes a golden id into nearly every record, and each system then reports those
+        records as modified, so the cycle right after it re-lands them all. That echo is measured as
+        its own ``settle`` cycle first; the ``incremental`` cycle then sees only the people's edits.
+        """
+        if "sync" in self.options.stages:
+            self.progress("settle: one cycle to land the echo of the first sync's write-back")
+            self._cycle("settle")
+        self.progress(
+            f"incremental: {len(self.edits):,} edits ({self.options.edit_share:.0%} of the records)"
+        )
+        applied = controls.apply_edits(self.settings, self.edits)
+        self._cycle("incremental")
+        kinds: dict[str, int] = {}
+        for edit in self.edits:
+            kinds[edit["kind"]] = kinds.get(edit["kind"], 0) + 1
+        incremental = self.report.stage("incremental")
+        assert incremental is not None
+        incremental.details.update({"edits": len(applied), "edit_kinds": kinds})
+
+
+@contextmanager
+def _own_simulators_only() -> Iterator[None]:
+    """Forget connector settings from the environment for the run, so that landing reads the simulators
+    this benchmark started (whose truth it holds), never a system configured for everyday use."""
+    saved = {key: value for key, value in os.environ.items() if key.startswith(SOURCE_VARIABLE_PREFIX)}
+    for key in saved:
+        del os.environ[key]
+    try:
+        yield
+    finally:
+        for key in [k for k in os.environ if k.startswith(SOURCE_VARIABLE_PREFIX)]:
+            del os.environ[key]
+        os.environ.update(saved)
+
+
+def edit_for_simulators(edit: Any) -> dict[str, Any]:
+    """The generator's ``Edit`` in the shape ``simulators.control.apply_edits`` takes."""
+    return {
+        "system": edit.system,
+        "table": edit.table,
+        "id": edit.record_id,
+        "op": "delete" if edit.kind == "delete" else "update",
+        "set": dict(edit.changes),
+        "kind": edit.kind,
+    }
+
+
+def _built_records(details: dict[str, Any]) -> int | None:
+    value = details.get("records")
+    return int(value) if isinstance(value, int | float) else None
+
+
+def run_bench(settings: Settings, options: BenchOptions, progress: Progress | None = None) -> BenchReport:
+    """Run the benchmark described by ``options`` in ``settings``' home and return what it measured."""
+    check_options(options.persons, options.stages, options.compare, options.edit_share)
+    return Bench(settings, options, progress or (lambda message: log.info(message))).run()

@@ -1,0 +1,155 @@
+"""Build the golden records: ``dbt seed``, ``dbt build`` (models, data tests, unit tests), ``dbt snapshot``.
+
+All three run in-process as cs_transformer through :mod:`customer_sync.dbt_runner`; the counts in the
+result are read back from the warehouse after the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import click
+import psycopg2.extensions
+
+from customer_sync import db as database
+from customer_sync.config import Settings
+from customer_sync.dbt_runner import DbtRun, Progress, run_dbt
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_TABLES = ("dim_customer_snapshot", "customer_xref_snapshot")
+HISTORY_EVENTS = ("merge", "split", "move")
+
+
+@dataclass
+class BuildResult:
+    """What a build produced (counts are of the built tables) and how long each step took."""
+
+    records: int = 0
+    candidate_pairs: int = 0
+    matches: int = 0
+    customers: int = 0
+    merges: int = 0
+    splits: int = 0
+    moves: int = 0
+    snapshot_rows_added: int = 0
+    models: int = 0
+    tests: int = 0
+    unit_tests: int = 0
+    seconds: float = 0.0
+    step_seconds: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        return (
+            f"built {self.customers} customers from {self.records} records "
+            f"({self.candidate_pairs} candidate pairs, {self.matches} matches); "
+            f"{self.merges} merges, {self.splits} splits, {self.moves} moves; "
+            f"{self.snapshot_rows_added} snapshot rows added; "
+            f"{self.models} models, {self.tests} tests, {self.unit_tests} unit tests in {self.seconds:.1f} s"
+        )
+
+
+def stderr_progress(message: str) -> None:
+    """Progress for a person waiting: one line per finished dbt node, on stderr."""
+    click.echo(message, err=True)
+
+
+def count_rows(cur: psycopg2.extensions.cursor, schema: str, table: str, where: str = "") -> int:
+    """Rows of ``schema.table`` (0 when it does not exist yet)."""
+    cur.execute("select to_regclass(%s)", (f'"{schema}"."{table}"',))
+    if cur.fetchone()[0] is None:
+        return 0
+    cur.execute(f'select count(*) from "{schema}"."{table}" {where}')
+    return int(cur.fetchone()[0])
+
+
+def _history_counts(cur: psycopg2.extensions.cursor, prefix: str) -> dict[str, int]:
+    return {
+        event: count_rows(cur, f"{prefix}identity", "customer_id_history", f"where event_type = '{event}'")
+        for event in HISTORY_EVENTS
+    }
+
+
+def _snapshot_rows(cur: psycopg2.extensions.cursor, prefix: str) -> int:
+    return sum(count_rows(cur, f"{prefix}snapshots", table) for table in SNAPSHOT_TABLES)
+
+
+def run_build(
+    settings: Settings,
+    db: database.Database,
+    progress: bool | Progress = True,
+    *,
+    dbt_vars: Mapping[str, Any] | None = None,
+    select: Sequence[str] = (),
+    snapshot: bool = True,
+    extra_build_args: Sequence[str] = (),
+) -> BuildResult:
+    """Seed, build and snapshot; ``select`` limits the build (e.g. to the models one file source needs).
+
+    ``progress`` is True (lines on stderr), False (silent) or a callable taking one line.
+    """
+    report: Progress | None = stderr_progress if progress is True else (progress or None)
+    prefix = str((dbt_vars or {}).get("schema_prefix", ""))
+    started = time.monotonic()
+    with database.connect(db, role="cs_transformer") as conn, conn.cursor() as cur:
+        history_before = _history_counts(cur, prefix)
+        snapshot_before = _snapshot_rows(cur, prefix)
+
+    result = BuildResult()
+    steps: list[DbtRun] = []
+    if report:
+        report("dbt seed")
+    # seeds are small: reload them from scratch, so a seed whose columns changed never fails the build
+    steps.append(
+        run_dbt(settings, db, "seed", dbt_vars=dbt_vars, extra_args=["--full-refresh"], progress=report)
+    )
+    if report:
+        report("dbt build")
+    steps.append(
+        run_dbt(
+            settings,
+            db,
+            "build",
+            select=list(select),
+            dbt_vars=dbt_vars,
+            extra_args=[
+                "--exclude-resource-type",
+                "seed",
+                "--exclude-resource-type",
+                "snapshot",
+                *extra_build_args,
+            ],
+            progress=report,
+        )
+    )
+    if snapshot:
+        if report:
+            report("dbt snapshot")
+        steps.append(run_dbt(settings, db, "snapshot", dbt_vars=dbt_vars, progress=report))
+
+    build_run = steps[1]
+    result.models = build_run.count("model")
+    result.tests = build_run.count("test")
+    result.unit_tests = build_run.count("unit_test")
+    result.step_seconds = {run.command: round(run.seconds, 2) for run in steps}
+    with database.connect(db, role="cs_transformer") as conn, conn.cursor() as cur:
+        identity, marts = f"{prefix}identity", f"{prefix}marts"
+        result.records = count_rows(cur, identity, "int_customer_records")
+        result.candidate_pairs = count_rows(cur, identity, "int_customer_pairs")
+        result.matches = count_rows(cur, identity, "int_customer_matches")
+        result.customers = count_rows(cur, marts, "dim_customer")
+        history_after = _history_counts(cur, prefix)
+        result.merges = history_after["merge"] - history_before["merge"]
+        result.splits = history_after["split"] - history_before["split"]
+        result.moves = history_after["move"] - history_before["move"]
+        result.snapshot_rows_added = _snapshot_rows(cur, prefix) - snapshot_before
+    result.seconds = round(time.monotonic() - started, 2)
+    log.info("build: %s", result.describe())
+    return result

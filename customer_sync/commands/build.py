@@ -1,0 +1,25 @@
+"""``customer-sync build``: seed, build and snapshot the golden records."""
+
+from __future__ import annotations
+
+import click
+
+from customer_sync import db as database
+from customer_sync.config import load_settings
+from customer_sync.output import emit, info
+
+
+@click.command()
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the counts as one JSON object (last stdout line)."
+)
+@click.option("--quiet", "-q", is_flag=True, help="No per-node progress lines.")
+def build(as_json: bool, quiet: bool) -> None:
+    """Run dbt seed, build (models, data tests, unit tests) and snapshot as cs_transformer."""
+    from customer_sync.build import run_build
+
+    settings = load_settings()
+    db = database.ensure_ready(settings)
+    info(f"building on {db.describe()}", as_json)
+    result = run_build(settings, db, progress=not quiet)
+    emit(result.as_dict(), as_json, result.describe())

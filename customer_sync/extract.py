@@ -1,0 +1,270 @@
+"""Landing: run the dlt pipelines of the source systems (and of CSV files) into the raw schemas.
+
+Each system has its own pipeline (``customer_sync_<system>``, dataset ``raw_<system>``) with its state
+(watermarks, cursors) under ``$CUSTOMER_SYNC_HOME/dlt`` and mirrored in the destination, and loads as the
+``cs_loader`` role. A run killed half-way is finished by the next one: dlt loads pending packages
+first, and the state of a source only moves when its package is loaded.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dlt
+from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from customer_sync import credentials
+from customer_sync.config import Settings
+from customer_sync.db import Database
+from customer_sync.errors import RunFailure, UserError
+
+logger = logging.getLogger(__name__)
+
+SOURCES = ("crm", "billing", "support", "erp")
+# a column dlt adds when a value does not fit the column's type: <column>__v_<type>
+VARIANT_COLUMN = re.compile(r"__v_[a-z]+$")
+
+
+@dataclass
+class SchemaChange:
+    """A column that appeared in an existing table during a run."""
+
+    table: str
+    column: str
+    data_type: str | None
+    variant: bool
+
+    def describe(self) -> str:
+        kind = "variant column (a value did not fit the column's type)" if self.variant else "new column"
+        return f"{self.table}.{self.column}: {kind}, {self.data_type}"
+
+
+@dataclass
+class SourceResult:
+    """What one source landed in one run."""
+
+    source: str
+    tables: dict[str, int]
+    seconds: float
+    schema_changes: list[SchemaChange] = field(default_factory=list)
+    nested_tables: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return sum(self.tables.values())
+
+    @property
+    def rows_per_second(self) -> float:
+        return round(self.rows / self.seconds, 1) if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tables": dict(self.tables),
+            "nested_tables": dict(self.nested_tables),
+            "rows": self.rows,
+            "seconds": round(self.seconds, 3),
+            "rows_per_second": self.rows_per_second,
+            "schema_changes": [change.describe() for change in self.schema_changes],
+        }
+
+
+@dataclass
+class ExtractResult:
+    """What a run of ``extract`` landed, per source."""
+
+    sources: list[SourceResult]
+
+    @property
+    def rows(self) -> int:
+        return sum(result.rows for result in self.sources)
+
+    @property
+    def seconds(self) -> float:
+        return sum(result.seconds for result in self.sources)
+
+    def source(self, name: str) -> SourceResult:
+        return next(result for result in self.sources if result.source == name)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sources": {result.source: result.as_dict() for result in self.sources},
+            "rows": self.rows,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class FileLandResult:
+    """A CSV landed into ``schema``: every input row is landed or quarantined."""
+
+    rows_in: int
+    landed: int
+    quarantined: int
+    schema: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rows_in": self.rows_in,
+            "landed": self.landed,
+            "quarantined": self.quarantined,
+            "schema": self.schema,
+        }
+
+
+def make_pipeline(settings: Settings, db: Database, name: str, dataset: str, progress: bool) -> dlt.Pipeline:
+    """The dlt pipeline of one source, loading as ``cs_loader`` into ``dataset``."""
+    pipelines_dir = settings.home / "dlt"
+    pipelines_dir.mkdir(parents=True, exist_ok=True)
+    return dlt.pipeline(
+        pipeline_name=f"customer_sync_{name}",
+        pipelines_dir=str(pipelines_dir),
+        destination=dlt.destinations.postgres(db.role_url("cs_loader")),
+        dataset_name=dataset,
+        progress="tqdm" if progress else None,
+    )
+
+
+def check_sources(sources: list[str] | None) -> list[str]:
+    """The sources to run, in their fixed order; an unknown name is a ``UserError``."""
+    if not sources:
+        return list(SOURCES)
+    unknown = sorted(set(sources) - set(SOURCES))
+    if unknown:
+        raise UserError(f"unknown source(s) {', '.join(unknown)}; known: {', '.join(SOURCES)}")
+    return [name for name in SOURCES if name in sources]
+
+
+def run_extract(
+    settings: Settings,
+    db: Database,
+    sources: list[str] | None = None,
+    full_refresh: bool = False,
+    progress: bool = True,
+) -> ExtractResult:
+    """Land ``sources`` (default: all systems) incrementally, or from scratch with ``full_refresh``."""
+    names = check_sources(sources)
+    with credentials.simulator_credentials(settings, names):
+        results = [_run_source(settings, db, name, full_refresh, progress) for name in names]
+    return ExtractResult(sources=results)
+
+
+def _run_source(
+    settings: Settings, db: Database, name: str, full_refresh: bool, progress: bool
+) -> SourceResult:
+    module = importlib.import_module(f"pipelines.{name}")
+    pipeline = make_pipeline(settings, db, name, f"raw_{name}", progress)
+    try:
+        source = module.source()
+    except ConfigFieldMissingException as exc:
+        raise UserError(_missing_config_message(name, exc)) from exc
+    return land_source(pipeline, source, name, full_refresh)
+
+
+def land_source(pipeline: dlt.Pipeline, source: Any, name: str, full_refresh: bool = False) -> SourceResult:
+    """Run ``source`` through ``pipeline``; what landed per table, how long it took, what changed."""
+    before = _columns(pipeline)
+    started = time.monotonic()
+    logger.info("extract %s: start%s", name, " (full refresh)" if full_refresh else "")
+    try:
+        pipeline.run(source, refresh="drop_data" if full_refresh else None)
+    except PipelineStepFailed as exc:
+        raise _step_error(name, exc) from exc
+    seconds = time.monotonic() - started
+    result = _source_result(name, pipeline, before, seconds)
+    for change in result.schema_changes:
+        logger.warning("extract %s: schema change %s", name, change.describe())
+    logger.info("extract %s: %d rows in %.1f s", name, result.rows, seconds)
+    return result
+
+
+def land_file(
+    settings: Settings, db: Database, csv_path: Path, mapping_path: Path, name: str
+) -> FileLandResult:
+    """Land one CSV with its mapping into ``raw_file_<name>`` (``records`` + ``quarantine``), replacing
+    what an earlier landing under the same name left there."""
+    from pipelines import file as file_pipeline
+
+    file_pipeline.check_name(name)
+    mapping = file_pipeline.load_mapping(Path(mapping_path))
+    rows = file_pipeline.read_file(Path(csv_path), mapping)
+    schema = f"raw_file_{name}"
+    pipeline = make_pipeline(settings, db, f"file_{name}", schema, progress=False)
+    try:
+        pipeline.run(file_pipeline.file_source(rows), refresh="drop_data")
+    except PipelineStepFailed as exc:
+        raise _step_error(f"file {name}", exc) from exc
+    result = FileLandResult(
+        rows_in=rows.rows_in, landed=len(rows.records), quarantined=len(rows.quarantine), schema=schema
+    )
+    logger.info("landed %s: %s", csv_path, result.as_dict())
+    return result
+
+
+# --- results ---------------------------------------------------------------------------------------
+
+
+def _columns(pipeline: dlt.Pipeline) -> dict[str, set[str]]:
+    """The data tables and their columns of the pipeline's schema before a run (empty on the first)."""
+    if not pipeline.default_schema_name:
+        return {}
+    schema = pipeline.default_schema
+    return {table["name"]: set(table.get("columns", {})) for table in schema.data_tables()}
+
+
+def _source_result(
+    name: str, pipeline: dlt.Pipeline, before: dict[str, set[str]], seconds: float
+) -> SourceResult:
+    schema = pipeline.default_schema
+    tables = {table["name"]: table for table in schema.data_tables()}
+    normalize = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
+    counts: dict[str, int] = dict(normalize.row_counts) if normalize else {}
+    roots: dict[str, int] = {}
+    nested: dict[str, int] = {}
+    for table_name, table in tables.items():
+        target = nested if table.get("parent") else roots
+        target[table_name] = int(counts.get(table_name, 0))
+    changes: list[SchemaChange] = []
+    for table_name, known in before.items():
+        for column, spec in tables.get(table_name, {}).get("columns", {}).items():
+            if column not in known:
+                variant = bool(VARIANT_COLUMN.search(column))
+                changes.append(SchemaChange(table_name, column, spec.get("data_type"), variant))
+    return SourceResult(
+        source=name, tables=roots, seconds=seconds, schema_changes=changes, nested_tables=nested
+    )
+
+
+# --- errors ----------------------------------------------------------------------------------------
+
+
+def _missing_config_message(name: str, exc: ConfigFieldMissingException) -> str:
+    fields = ", ".join(f"SOURCES__{name.upper()}__{field_name.upper()}" for field_name in exc.fields)
+    return (
+        f"source {name} is not configured: set {fields} (env vars or .dlt/secrets.toml), "
+        "or run 'customer-sync simulate start' to use the local simulators"
+    )
+
+
+def _step_error(name: str, exc: PipelineStepFailed) -> Exception:
+    """A user error hidden in dlt's wrapping, or a one-line run failure naming the root cause."""
+    cause: BaseException | None = exc
+    root: BaseException = exc
+    while cause is not None:
+        if isinstance(cause, UserError):
+            return UserError(f"source {name}: {cause}")
+        if isinstance(cause, ConfigFieldMissingException):
+            return UserError(_missing_config_message(name, cause))
+        root = cause
+        cause = cause.__cause__ or cause.__context__
+    status = getattr(getattr(root, "response", None), "status_code", None)
+    if status in (401, 403):
+        return UserError(f"source {name}: the system rejected the credentials (HTTP {status})")
+    first = str(root).strip().splitlines()[0] if str(root).strip() else root.__class__.__name__
+    return RunFailure(f"extract {name} failed in dlt's {exc.step} step: {root.__class__.__name__}: {first}")

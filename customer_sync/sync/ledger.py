@@ -1,0 +1,304 @@
+"""The sync ledger in schema ``ops`` (role cs_sync): runs, operations and run cycles.
+
+Every state change of an operation is committed before the next step, so a run killed at any point
+leaves a ledger a later run can resume from: an operation still ``planned`` with attempts > 0 may have
+been written, and is re-read before anything is written again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import psycopg2.extensions
+import psycopg2.extras
+
+from customer_sync.sync.model import Operation
+
+log = logging.getLogger(__name__)
+
+DDL = """
+create table if not exists ops.sync_runs (
+    run_id text primary key,
+    started_at timestamptz not null default now(),
+    finished_at timestamptz,
+    status text not null check (status in ('running', 'succeeded', 'partial', 'failed', 'refused')),
+    targets text[] not null,
+    counts jsonb not null default '{}'::jsonb,
+    pid integer,
+    cycle_id text,
+    error text
+);
+create table if not exists ops.sync_operations (
+    op_id bigserial primary key,
+    run_id text not null references ops.sync_runs (run_id),
+    first_run_id text not null references ops.sync_runs (run_id),
+    target text not null,
+    object_type text not null,
+    record_id text not null,
+    customer_id text,
+    fields text[] not null,
+    old_values jsonb not null,
+    new_values jsonb not null,
+    landed_updated_ms bigint,
+    landed_load_id text,
+    idempotency_key text not null,
+    status text not null
+        check (status in ('planned', 'applied', 'skipped', 'deferred', 'failed', 'parked')),
+    attempts integer not null default 0,
+    error text,
+    planned_at timestamptz not null default now(),
+    attempted_at timestamptz,
+    finished_at timestamptz
+);
+-- ledgers made before the column existed
+alter table ops.sync_operations add column if not exists landed_load_id text;
+create index if not exists sync_operations_open on ops.sync_operations (target, status);
+create index if not exists sync_operations_run on ops.sync_operations (run_id);
+create table if not exists ops.cycle_runs (
+    cycle_id text primary key,
+    started_at timestamptz not null default now(),
+    finished_at timestamptz,
+    status text not null check (status in ('running', 'succeeded', 'failed')),
+    failed_step text,
+    steps jsonb not null default '{}'::jsonb,
+    error text,
+    pid integer
+);
+"""
+
+Conn = psycopg2.extensions.connection
+
+
+def ensure_schema(conn: Conn) -> None:
+    """Create the ledger tables if missing (serialised, so concurrent first runs do not race)."""
+    with conn.cursor() as cur:
+        cur.execute("select pg_advisory_xact_lock(hashtext('customer_sync.ledger.ddl'))")
+        cur.execute(DDL)
+    conn.commit()
+
+
+def start_run(conn: Conn, run_id: str, targets: Iterable[str], cycle_id: str | None = None) -> None:
+    with conn.cursor() as cur:
+        cur.execute(
+            "insert into ops.sync_runs (run_id, status, targets, pid, cycle_id) "
+            "values (%s, 'running', %s, %s, %s)",
+            (run_id, list(targets), os.getpid(), cycle_id),
+        )
+    conn.commit()
+
+
+def finish_run(
+    conn: Conn, run_id: str, status: str, counts: dict[str, Any], error: str | None = None
+) -> None:
+    with conn.cursor() as cur:
+        cur.execute(
+            "update ops.sync_runs set finished_at = now(), status = %s, counts = %s, error = %s "
+            "where run_id = %s",
+            (status, json.dumps(counts), error, run_id),
+        )
+    conn.commit()
+
+
+def _row_to_op(row: dict[str, Any]) -> Operation:
+    return Operation(
+        target=row["target"],
+        object_type=row["object_type"],
+        record_id=row["record_id"],
+        customer_id=row["customer_id"],
+        new_values=dict(row["new_values"]),
+        old_values=dict(row["old_values"]),
+        landed_updated_ms=row["landed_updated_ms"],
+        landed_load_id=row["landed_load_id"],
+        op_id=row["op_id"],
+        idempotency_key=row["idempotency_key"],
+        attempts=row["attempts"],
+    )
+
+
+def open_operations(conn: Conn, target: str, max_attempts: int) -> list[Operation]:
+    """Operations of earlier runs still to do: planned (a run stopped midway) or failed with tries left."""
+    with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+        cur.execute(
+            """
+            select * from ops.sync_operations
+            where target = %s and (status = 'planned' or (status = 'failed' and attempts < %s))
+            order by op_id
+            """,
+            (target, max_attempts),
+        )
+        return [_row_to_op(row) for row in cur.fetchall()]
+
+
+def park_exhausted(conn: Conn, run_id: str, target: str, max_attempts: int) -> int:
+    """Failed operations out of tries become parked (by this run): a person has to look at them."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """
+            update ops.sync_operations
+            set status = 'parked', finished_at = now(), run_id = %s,
+                error = coalesce(error, '') || ' (parked after ' || attempts || ' attempts)'
+            where target = %s and status = 'failed' and attempts >= %s
+            """,
+            (run_id, target, max_attempts),
+        )
+        parked = cur.rowcount
+    conn.commit()
+    return parked
+
+
+def parked_keys(conn: Conn, target: str) -> dict[tuple[str, str], dict[str, str]]:
+    """(object_type, record_id) -> new values of parked operations (not planned again while unchanged)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "select object_type, record_id, new_values from ops.sync_operations "
+            "where target = %s and status = 'parked' order by op_id",
+            (target,),
+        )
+        return {(row[0], row[1]): dict(row[2]) for row in cur.fetchall()}
+
+
+def last_applied(conn: Conn, target: str) -> dict[tuple[str, str], tuple[dict[str, str], str | None]]:
+    """(object_type, record_id) -> (new values, landed load id) of the record's last applied operation."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """
+            select distinct on (object_type, record_id) object_type, record_id, new_values, landed_load_id
+            from ops.sync_operations
+            where target = %s and status = 'applied'
+            order by object_type, record_id, finished_at desc
+            """,
+            (target,),
+        )
+        return {(row[0], row[1]): (dict(row[2]), row[3]) for row in cur.fetchall()}
+
+
+def insert_operations(conn: Conn, run_id: str, ops: list[Operation]) -> None:
+    """Insert new planned operations; gives each its op_id and a deterministic idempotency key."""
+    if not ops:
+        return
+    with conn.cursor() as cur:
+        rows = psycopg2.extras.execute_values(
+            cur,
+            """
+            insert into ops.sync_operations (run_id, first_run_id, target, object_type, record_id,
+                customer_id, fields, old_values, new_values, landed_updated_ms, landed_load_id,
+                idempotency_key, status)
+            values %s
+            returning op_id
+            """,
+            [
+                (
+                    run_id,
+                    run_id,
+                    op.target,
+                    op.object_type,
+                    op.record_id,
+                    op.customer_id,
+                    op.fields,
+                    json.dumps(op.old_values),
+                    json.dumps(op.new_values),
+                    op.landed_updated_ms,
+                    op.landed_load_id,
+                    "",
+                    "planned",
+                )
+                for op in ops
+            ],
+            fetch=True,
+            page_size=1000,
+        )
+        for op, (op_id,) in zip(ops, rows, strict=True):
+            op.op_id = op_id
+            op.idempotency_key = idempotency_key(op.target, op_id, 0)
+        psycopg2.extras.execute_batch(
+            cur,
+            "update ops.sync_operations set idempotency_key = %s where op_id = %s",
+            [(op.idempotency_key, op.op_id) for op in ops],
+            page_size=1000,
+        )
+    conn.commit()
+
+
+def idempotency_key(target: str, op_id: int, generation: int) -> str:
+    """Deterministic key of an operation's write: the same op resumed by a later run sends the same key."""
+    return f"customer-sync-{target}-op{op_id}-g{generation}"
+
+
+def adopt(conn: Conn, run_id: str, ops: list[Operation]) -> None:
+    """Operations of an earlier run taken over by this run (kept with their keys and attempt counts)."""
+    _update(conn, "run_id = %s, status = 'planned', finished_at = null", [(run_id, op.op_id) for op in ops])
+
+
+def mark_attempt(conn: Conn, ops: list[Operation]) -> None:
+    """Record that a write is about to be sent (committed first: a kill after this is ambiguous)."""
+    for op in ops:
+        op.attempts += 1
+    _update(
+        conn,
+        "attempts = %s, attempted_at = now(), idempotency_key = %s",
+        [(op.attempts, op.idempotency_key, op.op_id) for op in ops],
+    )
+
+
+def rotate_key(conn: Conn, op: Operation) -> None:
+    """A new idempotency key for the next try (after a 5xx whose answer the API saved under the old key)."""
+    generation = int(op.idempotency_key.rsplit("-g", 1)[-1]) + 1 if "-g" in op.idempotency_key else 1
+    op.idempotency_key = idempotency_key(op.target, op.op_id or 0, generation)
+    _update(conn, "idempotency_key = %s", [(op.idempotency_key, op.op_id)])
+
+
+def finish(conn: Conn, results: list[tuple[Operation, str, str]]) -> None:
+    """Final status (and reason or error) of operations."""
+    _update(
+        conn,
+        "status = %s, error = nullif(%s, ''), finished_at = now()",
+        [(status, reason, op.op_id) for op, status, reason in results],
+    )
+
+
+def _update(conn: Conn, assignments: str, rows: list[tuple[Any, ...]]) -> None:
+    if not rows:
+        return
+    with conn.cursor() as cur:
+        psycopg2.extras.execute_batch(
+            cur, f"update ops.sync_operations set {assignments} where op_id = %s", rows, page_size=500
+        )
+    conn.commit()
+
+
+def run_counts(conn: Conn, run_id: str) -> dict[str, dict[str, int]]:
+    """Operations of a run by target and status."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "select target, status, count(*) from ops.sync_operations where run_id = %s group by 1, 2",
+            (run_id,),
+        )
+        counts: dict[str, dict[str, int]] = {}
+        for target, status, n in cur.fetchall():
+            counts.setdefault(target, {})[status] = n
+        return counts
+
+
+def start_cycle(conn: Conn, cycle_id: str) -> None:
+    with conn.cursor() as cur:
+        cur.execute(
+            "insert into ops.cycle_runs (cycle_id, status, pid) values (%s, 'running', %s)",
+            (cycle_id, os.getpid()),
+        )
+    conn.commit()
+
+
+def finish_cycle(
+    conn: Conn, cycle_id: str, status: str, steps: dict[str, Any], failed_step: str | None, error: str | None
+) -> None:
+    with conn.cursor() as cur:
+        cur.execute(
+            "update ops.cycle_runs set finished_at = now(), status = %s, steps = %s, failed_step = %s, "
+            "error = %s where cycle_id = %s",
+            (status, json.dumps(steps, default=str), failed_step, error, cycle_id),
+        )
+    conn.commit()

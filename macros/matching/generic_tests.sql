@@ -1,0 +1,26 @@
+{#- Generic data tests of the matching models. Each returns the failing rows. -#}
+
+{#- No two rows share the same values in `columns`. -#}
+{% test unique_matching_combination(model, columns) %}
+    select {{ columns | join(', ') }}, count(*) as duplicate_rows
+    from {{ model }}
+    group by {{ columns | join(', ') }}
+    having count(*) > 1
+{% endtest %}
+
+
+{#- A pair is stored once, the smaller record id on the left. -#}
+{% test matching_pairs_are_ordered(model, left_column='record_id_l', right_column='record_id_r') %}
+    select *
+    from {{ model }}
+    where not ({{ left_column }} < {{ right_column }})
+{% endtest %}
+
+
+{#- Every value lies between min_value and max_value (bounds inclusive unless told otherwise). -#}
+{% test matching_values_between(model, column_name, min_value, max_value, inclusive_min=true, inclusive_max=true) %}
+    select *
+    from {{ model }}
+    where {{ column_name }} {{ '<' if inclusive_min else '<=' }} {{ min_value }}
+        or {{ column_name }} {{ '>' if inclusive_max else '>=' }} {{ max_value }}
+{% endtest %}

@@ -1,0 +1,217 @@
+{#-
+    Customers: the match graph's components, with components that hold a conflict
+    (int_customer_conflicts) split apart so that no chain of matches joins two records that must differ.
+
+    Anti-chaining rule, per component holding a conflict:
+      1. for var('conflict_split_rounds') rounds, recompute the component's clusters and drop, in each
+         cluster that still joins a conflicting pair, its weakest match (lowest match_weight; steward
+         must-match pairs last; ties by record ids);
+      2. if a conflicting pair is still joined after that, isolate both records of the pair (drop every
+         match touching them).
+    Step 2 guarantees the outcome: a record without matches cannot share a cluster with anyone.
+    cluster_key is the smallest record_id of the cluster.
+-#}
+{%- set passes = var('cluster_label_passes', 16) -%}
+{%- set rounds = var('conflict_split_rounds', 4) -%}
+
+with
+
+components as (
+
+    select * from {{ ref('int_customer_components') }}
+
+),
+
+conflicts as (
+
+    select * from {{ ref('int_customer_conflicts') }}
+
+),
+
+matches as (
+
+    select * from {{ ref('int_customer_matches') }}
+
+),
+
+conflicted_components as (
+
+    select distinct component_id from conflicts
+
+),
+
+split_nodes as (
+
+    select components.record_id
+    from components
+    inner join conflicted_components on components.component_id = conflicted_components.component_id
+
+),
+
+split_edges_1 as (
+
+    select
+        matches.record_id_l,
+        matches.record_id_r,
+        matches.match_weight,
+        matches.match_rule
+    from matches
+    inner join split_nodes as node_l on matches.record_id_l = node_l.record_id
+    inner join split_nodes as node_r on matches.record_id_r = node_r.record_id
+
+),
+
+{% for round in range(1, rounds + 1) %}
+    {{ label_propagation_ctes('round_' ~ round, 'split_nodes', 'split_edges_' ~ round, passes) }}
+
+    joined_conflicts_{{ round }} as (
+
+        select distinct label_l.cluster_key
+        from conflicts
+        inner join round_{{ round }}_labels as label_l on conflicts.record_id_l = label_l.record_id
+        inner join round_{{ round }}_labels as label_r on conflicts.record_id_r = label_r.record_id
+        where label_l.cluster_key = label_r.cluster_key
+
+    ),
+
+    ranked_edges_{{ round }} as (
+
+        select
+            split_edges_{{ round }}.*,
+            row_number() over (
+                partition by labels.cluster_key
+                order by
+                    case when split_edges_{{ round }}.match_rule = 'steward_must_match' then 1 else 0 end,
+                    split_edges_{{ round }}.match_weight,
+                    split_edges_{{ round }}.record_id_l,
+                    split_edges_{{ round }}.record_id_r
+            ) as weakness_rank
+        from split_edges_{{ round }}
+        inner join round_{{ round }}_labels as labels on split_edges_{{ round }}.record_id_l = labels.record_id
+        inner join joined_conflicts_{{ round }} on labels.cluster_key = joined_conflicts_{{ round }}.cluster_key
+
+    ),
+
+    split_edges_{{ round + 1 }} as (
+
+        select split_edges_{{ round }}.*
+        from split_edges_{{ round }}
+        left join ranked_edges_{{ round }}
+            on
+                split_edges_{{ round }}.record_id_l = ranked_edges_{{ round }}.record_id_l
+                and split_edges_{{ round }}.record_id_r = ranked_edges_{{ round }}.record_id_r
+                and ranked_edges_{{ round }}.weakness_rank = 1
+        where ranked_edges_{{ round }}.record_id_l is null
+
+    ),
+
+{% endfor %}
+{{ label_propagation_ctes('after_rounds', 'split_nodes', 'split_edges_' ~ (rounds + 1), passes) }}
+
+isolated_records as (
+
+    -- step 2: conflicting pairs the rounds did not separate lose all their matches
+    select conflicts.record_id_l as record_id
+    from conflicts
+    inner join after_rounds_labels as label_l on conflicts.record_id_l = label_l.record_id
+    inner join after_rounds_labels as label_r on conflicts.record_id_r = label_r.record_id
+    where label_l.cluster_key = label_r.cluster_key
+    union
+    select conflicts.record_id_r as record_id
+    from conflicts
+    inner join after_rounds_labels as label_l on conflicts.record_id_l = label_l.record_id
+    inner join after_rounds_labels as label_r on conflicts.record_id_r = label_r.record_id
+    where label_l.cluster_key = label_r.cluster_key
+
+),
+
+final_split_edges as (
+
+    select split_edges_{{ rounds + 1 }}.*
+    from split_edges_{{ rounds + 1 }}
+    left join isolated_records as isolated_l on split_edges_{{ rounds + 1 }}.record_id_l = isolated_l.record_id
+    left join isolated_records as isolated_r on split_edges_{{ rounds + 1 }}.record_id_r = isolated_r.record_id
+    where isolated_l.record_id is null and isolated_r.record_id is null
+
+),
+
+{{ label_propagation_ctes('split', 'split_nodes', 'final_split_edges', passes) }}
+
+clustered as (
+
+    select
+        components.record_id,
+        components.entity_type,
+        components.component_id,
+        coalesce(split_labels.cluster_key, components.component_id) as cluster_key,
+        split_labels.record_id is not null as is_conflict_split,
+        components.is_label_stable and coalesce(split_labels.is_label_stable, true) as is_label_stable
+    from components
+    left join split_labels on components.record_id = split_labels.record_id
+
+),
+
+kept_edges as (
+
+    -- the matches that hold each cluster together (both ends in the same cluster after the split)
+    select
+        matches.record_id_l,
+        matches.record_id_r,
+        matches.match_weight,
+        matches.match_rule
+    from matches
+    inner join clustered as clustered_l on matches.record_id_l = clustered_l.record_id
+    inner join clustered as clustered_r on matches.record_id_r = clustered_r.record_id
+    where clustered_l.cluster_key = clustered_r.cluster_key
+
+),
+
+record_edges as (
+
+    select
+        record_id_l as record_id,
+        match_weight,
+        match_rule
+    from kept_edges
+    union all
+    select
+        record_id_r as record_id,
+        match_weight,
+        match_rule
+    from kept_edges
+
+),
+
+record_match_evidence as (
+
+    select
+        record_id,
+        max(match_weight) as match_weight,
+        bool_or(match_rule = 'steward_must_match') as has_steward_match
+    from record_edges
+    group by record_id
+
+),
+
+final as (
+
+    select
+        clustered.record_id,
+        clustered.entity_type,
+        clustered.cluster_key,
+        count(*) over (partition by clustered.cluster_key) as cluster_size,
+        clustered.component_id,
+        clustered.is_conflict_split,
+        record_match_evidence.match_weight,
+        case
+            when record_match_evidence.record_id is null then 'singleton'
+            when record_match_evidence.has_steward_match then 'steward_must_match'
+            else 'probabilistic'
+        end as match_rule,
+        clustered.is_label_stable
+    from clustered
+    left join record_match_evidence on clustered.record_id = record_match_evidence.record_id
+
+)
+
+select * from final

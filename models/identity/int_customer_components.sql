@@ -1,0 +1,55 @@
+{#-
+    Connected components of the match graph: records are nodes, int_customer_matches pairs are edges.
+    Label propagation (macros/golden/label_propagation.sql) runs var('cluster_label_passes') passes;
+    is_label_stable is tested to be true everywhere, so a chain too long for the passes fails the build
+    instead of silently splitting a customer.
+-#}
+{%- set passes = var('cluster_label_passes', 16) -%}
+
+with
+
+records as (
+
+    select * from {{ ref('int_customer_records') }}
+
+),
+
+matches as (
+
+    select * from {{ ref('int_customer_matches') }}
+
+),
+
+nodes as (
+
+    select record_id from records
+
+),
+
+edges as (
+
+    select
+        matches.record_id_l,
+        matches.record_id_r
+    from matches
+    inner join nodes as node_l on matches.record_id_l = node_l.record_id
+    inner join nodes as node_r on matches.record_id_r = node_r.record_id
+
+),
+
+{{ label_propagation_ctes('components', 'nodes', 'edges', passes) }}
+
+final as (
+
+    select
+        records.record_id,
+        records.entity_type,
+        components_labels.cluster_key as component_id,
+        count(*) over (partition by components_labels.cluster_key) as component_size,
+        components_labels.is_label_stable
+    from records
+    inner join components_labels on records.record_id = components_labels.record_id
+
+)
+
+select * from final

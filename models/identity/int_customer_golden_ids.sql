@@ -1,0 +1,314 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='record_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
+{#-
+    The golden id state: one row per record ever clustered, with the customer id (golden id) it belongs
+    to. Incremental: each build reads the previous assignment from this table and writes only the rows
+    that changed, so ids are stable across builds.
+
+    Rules, applied to the previous assignment and the current clusters:
+      - a previous id stays with the cluster holding most of its records (then the one whose records
+        were assigned first, then the smallest record_id): a split keeps the id on that part;
+      - a cluster holding several previous ids keeps the oldest (minted first, then smallest id); the
+        others are retired, merged into it;
+      - a cluster left without an id mints one from its smallest record_id (golden_id_from_key), with
+        up to two more salted candidates when a candidate was ever used before or is wanted twice.
+    change_type says what happened to the record in the build at changed_at:
+    new, merged (its id was retired into customer_id), split (it left its id for a new one),
+    moved (it left its id for another existing one), deleted (the record is gone; is_active false).
+    An id no record carries any more (merged away, or all its records deleted) gets a tombstone row
+    (record_id 'retired:<id>', change_type retired, is_active false), so it stays reserved and is never
+    minted again, even for the same records.
+-#}
+
+with
+
+clusters as (
+
+    select * from {{ ref('int_customer_clusters') }}
+
+),
+
+previous as (
+
+    {% if is_incremental() %}
+        select * from {{ this }}
+    {% else %}
+    select
+        null::text as record_id,
+        null::text as customer_id,
+        null::text as entity_type,
+        null::boolean as is_active,
+        null::timestamp with time zone as customer_minted_at,
+        null::timestamp with time zone as record_first_assigned_at,
+        null::text as previous_customer_id,
+        null::text as change_type,
+        null::timestamp with time zone as changed_at
+    where false
+    {% endif %}
+
+),
+
+current_records as (
+
+    select
+        clusters.record_id,
+        clusters.entity_type,
+        clusters.cluster_key,
+        case when previous.is_active then previous.customer_id end as previous_customer_id,
+        case when previous.is_active then previous.customer_minted_at end as previous_minted_at,
+        coalesce(previous.record_first_assigned_at, {{ build_timestamp() }}) as record_first_assigned_at
+    from clusters
+    left join previous on clusters.record_id = previous.record_id
+
+),
+
+claims as (
+
+    -- every (cluster, previous id) pair: how strongly the cluster claims the id
+    select
+        cluster_key,
+        previous_customer_id as customer_id,
+        min(previous_minted_at) as customer_minted_at,
+        count(*) as claimed_records,
+        min(record_first_assigned_at) as oldest_assigned_at,
+        min(record_id) as first_record_id
+    from current_records
+    where previous_customer_id is not null
+    group by cluster_key, previous_customer_id
+
+),
+
+ranked_claims as (
+
+    select
+        *,
+        row_number() over (
+            partition by customer_id
+            order by claimed_records desc, oldest_assigned_at asc, first_record_id asc
+        ) as claim_rank
+    from claims
+
+),
+
+won_ids as (
+
+    select
+        cluster_key,
+        customer_id,
+        customer_minted_at,
+        row_number() over (
+            partition by cluster_key
+            order by customer_minted_at asc, customer_id asc
+        ) as age_rank
+    from ranked_claims
+    where claim_rank = 1
+
+),
+
+kept_ids as (
+
+    select
+        cluster_key,
+        customer_id,
+        customer_minted_at
+    from won_ids
+    where age_rank = 1
+
+),
+
+unnamed_clusters as (
+
+    select distinct current_records.cluster_key
+    from current_records
+    left join kept_ids on current_records.cluster_key = kept_ids.cluster_key
+    where kept_ids.cluster_key is null
+
+),
+
+taken_ids as (
+
+    -- ids are never reused, not even retired ones
+    select distinct customer_id from previous
+
+),
+
+minted_upto_0 as (
+
+    -- no attempt has minted anything yet
+    select
+        cluster_key,
+        null::text as customer_id
+    from unnamed_clusters
+    where false
+
+),
+
+{% for attempt in range(3) %}
+    candidates_{{ attempt }} as (
+
+        select
+            unnamed_clusters.cluster_key,
+            {{ golden_id_from_key('unnamed_clusters.cluster_key', attempt) }} as customer_id
+        from unnamed_clusters
+        left join minted_upto_{{ attempt }}
+            on unnamed_clusters.cluster_key = minted_upto_{{ attempt }}.cluster_key
+        where minted_upto_{{ attempt }}.cluster_key is null
+
+    ),
+
+    free_candidates_{{ attempt }} as (
+
+        select
+            candidates_{{ attempt }}.cluster_key,
+            candidates_{{ attempt }}.customer_id,
+            row_number() over (
+                partition by candidates_{{ attempt }}.customer_id
+                order by candidates_{{ attempt }}.cluster_key
+            ) as claim_rank
+        from candidates_{{ attempt }}
+        left join taken_ids on candidates_{{ attempt }}.customer_id = taken_ids.customer_id
+        left join minted_upto_{{ attempt }} as taken_earlier
+            on candidates_{{ attempt }}.customer_id = taken_earlier.customer_id
+        where taken_ids.customer_id is null and taken_earlier.customer_id is null
+
+    ),
+
+    minted_upto_{{ attempt + 1 }} as (
+
+        select
+            cluster_key,
+            customer_id
+        from minted_upto_{{ attempt }}
+        union all
+        select
+            cluster_key,
+            customer_id
+        from free_candidates_{{ attempt }}
+        where claim_rank = 1
+
+    ),
+
+{% endfor %}
+cluster_ids as (
+
+    select
+        cluster_key,
+        customer_id,
+        customer_minted_at,
+        false as is_minted
+    from kept_ids
+    union all
+    select
+        cluster_key,
+        customer_id,
+        {{ build_timestamp() }} as customer_minted_at,
+        true as is_minted
+    from minted_upto_3
+
+),
+
+assigned as (
+
+    select
+        current_records.record_id,
+        cluster_ids.customer_id,
+        current_records.entity_type,
+        cluster_ids.customer_minted_at,
+        current_records.record_first_assigned_at,
+        current_records.previous_customer_id,
+        case
+            when current_records.previous_customer_id is null then 'new'
+            when current_records.previous_customer_id = cluster_ids.customer_id then 'unchanged'
+            when ranked_claims.claim_rank = 1 then 'merged'
+            when cluster_ids.is_minted then 'split'
+            else 'moved'
+        end as change_type
+    from current_records
+    left join cluster_ids on current_records.cluster_key = cluster_ids.cluster_key
+    left join ranked_claims
+        on
+            current_records.cluster_key = ranked_claims.cluster_key
+            and current_records.previous_customer_id = ranked_claims.customer_id
+
+),
+
+deleted as (
+
+    select
+        previous.record_id,
+        previous.customer_id,
+        previous.entity_type,
+        previous.customer_minted_at,
+        previous.record_first_assigned_at,
+        previous.customer_id as previous_customer_id,
+        'deleted' as change_type
+    from previous
+    left join clusters on previous.record_id = clusters.record_id
+    where previous.is_active and clusters.record_id is null
+
+),
+
+retired as (
+
+    -- ids that were active before and that no cluster carries now
+    select
+        previous.customer_id,
+        min(previous.entity_type) as entity_type,
+        min(previous.customer_minted_at) as customer_minted_at
+    from previous
+    left join cluster_ids on previous.customer_id = cluster_ids.customer_id
+    where previous.is_active and cluster_ids.customer_id is null
+    group by previous.customer_id
+
+),
+
+final as (
+
+    select
+        record_id,
+        customer_id,
+        entity_type,
+        true as is_active,
+        customer_minted_at,
+        record_first_assigned_at,
+        previous_customer_id,
+        change_type,
+        {{ build_timestamp() }} as changed_at
+    from assigned
+    {% if is_incremental() %}
+        where change_type <> 'unchanged'
+    {% endif %}
+    union all
+    select
+        record_id,
+        customer_id,
+        entity_type,
+        false as is_active,
+        customer_minted_at,
+        record_first_assigned_at,
+        previous_customer_id,
+        change_type,
+        {{ build_timestamp() }} as changed_at
+    from deleted
+    union all
+    select
+        'retired:' || customer_id as record_id,
+        customer_id,
+        entity_type,
+        false as is_active,
+        customer_minted_at,
+        customer_minted_at as record_first_assigned_at,
+        customer_id as previous_customer_id,
+        'retired' as change_type,
+        {{ build_timestamp() }} as changed_at
+    from retired
+
+)
+
+select * from final

@@ -1,0 +1,105 @@
+{#-
+    The Fellegi-Sunter model, one row per entity type, comparison and level: m and u probabilities,
+    the level's match weight log2(m / u), and the prior match weight of the entity type. The prior is
+    the chance that two random records of the type are the same customer: the matches EM expects among
+    the candidate pairs over all possible pairs.
+-#}
+
+with
+
+m_probabilities as (
+
+    select * from {{ ref('int_customer_m_probabilities') }}
+
+),
+
+u_probabilities as (
+
+    select * from {{ ref('int_customer_u_probabilities') }}
+
+),
+
+parameters as (
+
+    select * from {{ ref('match_parameters') }}
+
+),
+
+records as (
+
+    select * from {{ ref('int_customer_records') }}
+
+),
+
+record_counts as (
+
+    select
+        entity_type,
+        count(*)::double precision as record_count
+    from records
+    group by entity_type
+
+),
+
+priors as (
+
+    select
+        m_probabilities.entity_type,
+        max(m_probabilities.candidate_match_share * m_probabilities.candidate_pairs) as expected_matching_pairs,
+        max(record_counts.record_count * (record_counts.record_count - 1) / 2) as possible_pairs
+    from m_probabilities
+    inner join record_counts
+        on m_probabilities.entity_type = record_counts.entity_type
+    group by m_probabilities.entity_type
+
+),
+
+prior_probabilities as (
+
+    select
+        entity_type,
+        expected_matching_pairs,
+        possible_pairs,
+        least(greatest(expected_matching_pairs / nullif(possible_pairs, 0), 1e-12), 0.5) as prior_match_probability
+    from priors
+
+),
+
+final as (
+
+    select
+        m_probabilities.entity_type,
+        m_probabilities.comparison,
+        m_probabilities.comparison_level,
+        parameters.label as comparison_label,
+        m_probabilities.m_probability,
+        u_probabilities.u_probability,
+        m_probabilities.m_source,
+        u_probabilities.u_source,
+        m_probabilities.m_probability / u_probabilities.u_probability as bayes_factor,
+        log(2.0, (m_probabilities.m_probability / u_probabilities.u_probability)::numeric)::double precision
+            as match_weight,
+        prior_probabilities.prior_match_probability,
+        log(
+            2.0,
+            (prior_probabilities.prior_match_probability / (1 - prior_probabilities.prior_match_probability))::numeric
+        )::double precision as prior_match_weight,
+        prior_probabilities.expected_matching_pairs,
+        m_probabilities.candidate_pairs,
+        m_probabilities.em_iterations
+    from m_probabilities
+    inner join u_probabilities
+        on
+            m_probabilities.entity_type = u_probabilities.entity_type
+            and m_probabilities.comparison = u_probabilities.comparison
+            and m_probabilities.comparison_level = u_probabilities.comparison_level
+    inner join parameters
+        on
+            m_probabilities.comparison = parameters.comparison
+            and m_probabilities.comparison_level = parameters.level
+    inner join prior_probabilities
+        on m_probabilities.entity_type = prior_probabilities.entity_type
+
+)
+
+select * from final

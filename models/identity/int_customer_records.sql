@@ -1,0 +1,176 @@
+{#-
+    Every live source record in one shape, with the keys that blocking and comparisons use.
+    The record sources are a var so that `customer-sync evaluate` can resolve a file on its own.
+-#}
+{%- set record_sources = var('record_sources', [
+    'stg_crm__contacts', 'stg_crm__companies', 'stg_billing__customers',
+    'stg_support__users', 'stg_support__organizations', 'stg_erp__partners',
+]) -%}
+{%- set canonical_columns = [
+    'record_id', 'source_system', 'source_table', 'source_record_id', 'entity_type',
+    'first_name', 'last_name', 'full_name', 'email', 'is_email_valid', 'phone', 'is_phone_valid',
+    'company_name', 'address_line1', 'address_line2', 'city', 'postcode', 'region', 'country_code',
+    'birth_date', 'national_id', 'golden_id_in_source', 'is_deleted',
+    'source_created_at', 'source_updated_at', 'loaded_at',
+] -%}
+
+with
+
+unioned as (
+
+    {% for source_model in record_sources %}
+        select {{ canonical_columns | join(', ') }}
+        from {{ ref(source_model) }}
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
+nicknames as (
+
+    select * from {{ ref('ref_nicknames') }}
+
+),
+
+live_records as (
+
+    select * from unioned
+    where not coalesce(is_deleted, false)
+
+),
+
+folded as (
+
+    select
+        *,
+        {{ fold_for_matching('first_name') }} as first_name_folded,
+        {{ fold_for_matching('last_name') }} as last_name_folded,
+        {{ fold_for_matching('full_name') }} as full_name_folded,
+        {{ fold_for_matching('company_name') }} as company_name_folded,
+        {{ fold_for_matching("concat_ws(' ', address_line1, address_line2)") }} as address_folded,
+        {{ fold_for_matching('city') }} as city_key,
+        lower(trim(email)) as email_lower,
+        nullif(regexp_replace(phone, '[^0-9]', '', 'g'), '') as phone_digits,
+        nullif(upper(regexp_replace(postcode, '[^[:alnum:]]', '', 'g')), '') as postcode_key,
+        nullif(upper(regexp_replace(national_id, '[^[:alnum:]]', '', 'g')), '') as national_id_key
+    from live_records
+
+),
+
+-- a person with only a full name gets first = first token, last = the rest
+person_names as (
+
+    select
+        *,
+        case
+            when entity_type = 'person'
+                then coalesce(first_name_folded, split_part(full_name_folded, ' ', 1))
+        end as first_name_key,
+        case
+            when entity_type = 'person'
+                then coalesce(
+                        last_name_folded,
+                        nullif(trim(substr(full_name_folded, length(split_part(full_name_folded, ' ', 1)) + 1)), '')
+                    )
+        end as last_name_key
+    from folded
+
+),
+
+-- legal forms (Inc, GmbH, Pty Ltd ...) say nothing about which company it is
+company_names as (
+
+    select
+        *,
+        nullif(trim(regexp_replace(
+            ' ' || case
+                when entity_type = 'company' then coalesce(company_name_folded, full_name_folded)
+                else company_name_folded
+            end || ' ',
+            ' (the|inc|incorporated|llc|llp|lp|ltd|limited|plc|corp|corporation|co|company|gmbh|ag|kg|se|sa|sas|sarl'
+            || '|srl|spa|bv|nv|pty|pte|oy|ab|as|aps|kk|group|holding|holdings)(?= )',
+            ' ', 'g'
+        )), '') as company_key
+    from person_names
+
+),
+
+email_parts as (
+
+    select
+        *,
+        nullif(split_part(email_lower, '@', 1), '') as email_local_raw,
+        case split_part(email_lower, '@', 2)
+            when 'googlemail.com' then 'gmail.com'
+            else nullif(split_part(email_lower, '@', 2), '')
+        end as email_domain
+    from company_names
+
+),
+
+-- the provider ignores dots (gmail) and +tags: fold them away for the match key only
+email_keys as (
+
+    select
+        *,
+        case
+            when email_domain = 'gmail.com' then replace(split_part(email_local_raw, '+', 1), '.', '')
+            else split_part(email_local_raw, '+', 1)
+        end as email_local
+    from email_parts
+
+),
+
+with_nickname_roots as (
+
+    select
+        email_keys.*,
+        coalesce(nicknames.root_name, split_part(email_keys.first_name_key, ' ', 1)) as first_name_root
+    from email_keys
+    left join nicknames
+        on split_part(email_keys.first_name_key, ' ', 1) = nicknames.nickname
+
+),
+
+-- the name that identifies the record: the person's first and last name, or the company's name
+with_name_keys as (
+
+    select
+        *,
+        case
+            when entity_type = 'person' then nullif(concat_ws(' ', first_name_key, last_name_key), '')
+            else company_key
+        end as name_key
+    from with_nickname_roots
+
+),
+
+final as (
+
+    select
+        {{ canonical_columns | join(',\n        ') }},
+        first_name_key,
+        first_name_root,
+        last_name_key,
+        {{ soundex_code('last_name_key') }} as last_name_soundex,
+        name_key,
+        {{ sorted_tokens('name_key') }} as name_tokens_sorted,
+        {{ sorted_initials('name_key') }} as name_initials,
+        {{ token_prefixes('name_key', 3) }} as name_token_prefixes,
+        company_key,
+        case when email_local is not null and email_domain is not null then email_local || '@' || email_domain end
+            as email_key,
+        email_local,
+        email_domain,
+        phone_digits,
+        right(phone_digits, 9) as phone_tail,
+        address_folded as address_key,
+        substring(address_folded from '[0-9]+') as house_number,
+        postcode_key,
+        city_key,
+        national_id_key
+    from with_name_keys
+
+)
+
+select * from final

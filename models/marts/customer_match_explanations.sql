@@ -1,0 +1,88 @@
+{#-
+    Why two records were matched: for each pair in int_customer_matches, one row per comparison with
+    its level, the level's label and its match weight (from int_customer_pair_scores and the model's
+    parameters), next to the pair's total weight and probability and whether the pair ended in the same
+    customer (a conflict split can separate a matched pair). Steward must-match pairs that were never
+    candidate pairs have null levels and weights.
+-#}
+{%- set comparisons = matching_comparisons() -%}
+
+with
+
+matches as (
+
+    select * from {{ ref('int_customer_matches') }}
+
+),
+
+scores as (
+
+    select * from {{ ref('int_customer_pair_scores') }}
+
+),
+
+parameters as (
+
+    select * from {{ ref('int_customer_match_parameters') }}
+
+),
+
+golden_ids as (
+
+    select * from {{ ref('int_customer_golden_ids') }}
+
+),
+
+pair_comparisons as (
+
+    {% for comparison in comparisons %}
+        select
+            matches.record_id_l,
+            matches.record_id_r,
+            matches.entity_type,
+            matches.match_rule,
+            matches.match_weight as pair_match_weight,
+            matches.match_probability as pair_match_probability,
+            '{{ comparison }}' as comparison,
+            scores.{{ comparison }}_level as comparison_level,
+            scores.{{ comparison }}_weight as comparison_weight
+        from matches
+        left join scores
+            on
+                matches.record_id_l = scores.record_id_l
+                and matches.record_id_r = scores.record_id_r
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
+final as (
+
+    select
+        pair_comparisons.record_id_l,
+        pair_comparisons.record_id_r,
+        golden_l.customer_id as customer_id_l,
+        golden_r.customer_id as customer_id_r,
+        coalesce(golden_l.customer_id = golden_r.customer_id, false) as is_same_customer,
+        pair_comparisons.entity_type,
+        pair_comparisons.match_rule,
+        pair_comparisons.pair_match_weight,
+        pair_comparisons.pair_match_probability,
+        pair_comparisons.comparison,
+        pair_comparisons.comparison_level,
+        parameters.comparison_label,
+        pair_comparisons.comparison_weight
+    from pair_comparisons
+    left join parameters
+        on
+            pair_comparisons.entity_type = parameters.entity_type
+            and pair_comparisons.comparison = parameters.comparison
+            and pair_comparisons.comparison_level = parameters.comparison_level
+    left join golden_ids as golden_l
+        on pair_comparisons.record_id_l = golden_l.record_id and golden_l.is_active
+    left join golden_ids as golden_r
+        on pair_comparisons.record_id_r = golden_r.record_id and golden_r.is_active
+
+)
+
+select * from final

@@ -1,0 +1,97 @@
+-- The support desk (Zendesk) as the golden record wants it: one row per user or organization and
+-- mapped field, next to the value as landed.
+{%- set field_map = [
+    ('users', 'golden_id', 'external_id'),
+    ('users', 'full_name', 'name'),
+    ('users', 'email', 'email'),
+    ('users', 'phone', 'phone'),
+    ('organizations', 'golden_id', 'external_id'),
+    ('organizations', 'company_name', 'name'),
+] %}
+
+with
+
+comparisons as (
+    select * from {{ ref('sync_field_comparisons') }}
+    where target_system = 'support'
+),
+
+users as (
+    select * from {{ source('raw_support', 'users') }}
+),
+
+organizations as (
+    select * from {{ source('raw_support', 'organizations') }}
+),
+
+field_map as (
+    select *
+    from (
+        values
+        {% for object_type, field, native_field in field_map %}
+            ('{{ object_type }}', '{{ field }}', '{{ native_field }}'){% if not loop.last %},{% endif %}
+        {% endfor %}
+    ) as field_map (object_type, field, native_field)
+),
+
+landed_values as (
+    {% for object_type in ['users', 'organizations'] %}
+        select
+            '{{ object_type }}' as object_type,
+            cast({{ object_type }}.id as text) as source_record_id,
+            cast({{ object_type }}._dlt_load_id as text) as landed_load_id,
+            landed.native_field,
+            landed.landed_value
+        from {{ object_type }}
+        cross join
+            lateral (
+                values
+                {% for mapped_object, field, native_field in field_map if mapped_object == object_type %}
+                    ('{{ native_field }}', cast({{ object_type }}.{{ native_field }} as text))
+                    {%- if not loop.last %},{% endif %}
+                {% endfor %}
+            ) as landed (native_field, landed_value)
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+mapped as (
+    select
+        comparisons.*,
+        field_map.native_field
+    from comparisons
+    inner join field_map
+        on
+            comparisons.object_type = field_map.object_type
+            and comparisons.field = field_map.field
+),
+
+final as (
+    select
+        mapped.target_system,
+        mapped.object_type,
+        mapped.record_id,
+        mapped.source_record_id,
+        mapped.customer_id,
+        mapped.field,
+        mapped.native_field,
+        mapped.owned_by,
+        -- phones are E.164 as Zendesk stores them; external_id carries the golden id as is
+        mapped.golden_value as desired_value,
+        landed_values.landed_value,
+        landed_values.landed_load_id,
+        mapped.golden_value,
+        mapped.current_value,
+        mapped.is_different,
+        mapped.is_target_newer,
+        mapped.is_hub_write,
+        mapped.source_updated_at as landed_updated_at
+    from mapped
+    left join landed_values
+        on
+            mapped.object_type = landed_values.object_type
+            and mapped.source_record_id = landed_values.source_record_id
+            and mapped.native_field = landed_values.native_field
+)
+
+select * from final

@@ -1,0 +1,222 @@
+-- One row per (source record, canonical field): the golden value, the record's own standardized value,
+-- who owns the field in the record's system and whether the record was updated after the golden value's
+-- source. Every per-target desired state reads this, so the comparison rules live in one place.
+{%- set record_models = [
+    ('crm', 'contacts', 'crm_contacts'),
+    ('crm', 'companies', 'crm_companies'),
+    ('billing', 'customers', 'billing_customers'),
+    ('support', 'users', 'support_users'),
+    ('support', 'organizations', 'support_organizations'),
+    ('erp', 'res_partner', 'erp_partners'),
+] -%}
+{%- set text_fields = [
+    'first_name', 'last_name', 'full_name', 'email', 'phone', 'company_name', 'address_line1',
+    'address_line2', 'city', 'postcode', 'region', 'country_code', 'national_id',
+] %}
+
+with
+
+crm_contacts as (
+    select * from {{ ref('stg_crm__contacts') }}
+),
+
+crm_companies as (
+    select * from {{ ref('stg_crm__companies') }}
+),
+
+billing_customers as (
+    select * from {{ ref('stg_billing__customers') }}
+),
+
+support_users as (
+    select * from {{ ref('stg_support__users') }}
+),
+
+support_organizations as (
+    select * from {{ ref('stg_support__organizations') }}
+),
+
+erp_partners as (
+    select * from {{ ref('stg_erp__partners') }}
+),
+
+xref as (
+    select * from {{ ref('customer_xref') }}
+),
+
+golden as (
+    select * from {{ ref('dim_customer') }}
+),
+
+ownership as (
+    select * from {{ ref('field_ownership') }}
+),
+
+change_times as (
+    select * from {{ ref('sync_record_change_times') }}
+),
+
+all_records as (
+    {% for system, object_type, cte in record_models %}
+        select
+            '{{ system }}' as target_system,
+            '{{ object_type }}' as object_type,
+            record_id,
+            source_record_id,
+            source_updated_at,
+            source_created_at,
+            is_deleted,
+            golden_id_in_source,
+            {% for field in text_fields %}
+                cast({{ field }} as text) as {{ field }},
+            {% endfor %}
+            case when is_email_valid then email end as valid_email,
+            cast(birth_date as text) as birth_date
+        from {{ cte }}
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+-- only live records the golden record covers are pushed to
+live_records as (
+    select
+        all_records.*,
+        xref.customer_id
+    from all_records
+    inner join xref on all_records.record_id = xref.record_id
+    where not coalesce(all_records.is_deleted, false)
+),
+
+-- unique external-id fields (CRM mdm_golden_id, support external_id) can hold a golden id once per
+-- system and object: the oldest record of the customer there holds it
+golden_id_holders as (
+    select
+        record_id,
+        row_number() over (
+            partition by customer_id, target_system, object_type
+            order by source_created_at nulls last, source_record_id
+        ) = 1 as is_golden_id_holder
+    from live_records
+),
+
+record_values as (
+    select
+        live_records.target_system,
+        live_records.object_type,
+        live_records.record_id,
+        live_records.source_record_id,
+        live_records.customer_id,
+        live_records.source_updated_at,
+        golden_id_holders.is_golden_id_holder,
+        field_values.field,
+        field_values.current_value
+    from live_records
+    inner join golden_id_holders on live_records.record_id = golden_id_holders.record_id
+    cross join
+        lateral (
+            values
+            ('golden_id', live_records.golden_id_in_source),
+            ('email', live_records.valid_email),
+            ('birth_date', live_records.birth_date),
+            {% for field in text_fields if field != 'email' %}
+                ('{{ field }}', live_records.{{ field }}){% if not loop.last %},{% endif %}
+            {% endfor %}
+        ) as field_values (field, current_value)
+),
+
+golden_values as (
+    select
+        golden.customer_id,
+        golden.entity_type,
+        field_values.field,
+        field_values.golden_value,
+        field_values.golden_source_record_id
+    from golden
+    cross join
+        lateral (
+            values
+            ('golden_id', golden.customer_id, cast(null as text)),
+            ('birth_date', cast(golden.birth_date as text), golden.birth_date_source),
+            {% for field in text_fields %}
+                ('{{ field }}', cast(golden.{{ field }} as text), golden.{{ field }}_source)
+                {%- if not loop.last %},{% endif %}
+            {% endfor %}
+        ) as field_values (field, golden_value, golden_source_record_id)
+),
+
+-- "newer" compares changes made by people and systems, never the hub's own writes
+golden_source_times as (
+    select
+        record_id,
+        last_changed_at
+    from change_times
+),
+
+compared as (
+    select
+        record_values.target_system,
+        record_values.object_type,
+        record_values.record_id,
+        record_values.source_record_id,
+        record_values.customer_id,
+        golden_values.entity_type,
+        record_values.field,
+        record_values.source_updated_at,
+        coalesce(ownership.owned_by, 'system') as owned_by,
+        golden_values.golden_value,
+        record_values.current_value,
+        golden_values.golden_source_record_id,
+        record_values.is_golden_id_holder,
+        -- standardized values compared without case or edge spaces: formatting alone never makes a change
+        (
+            golden_values.golden_value is not null
+            and lower(trim(golden_values.golden_value)) != coalesce(lower(trim(record_values.current_value)), '')
+        ) as is_different,
+        coalesce(
+            record_times.last_changed_at > golden_source_times.last_changed_at
+            or (record_times.last_changed_at is not null and golden_source_times.last_changed_at is null),
+            false
+        ) as is_target_newer
+    from record_values
+    inner join golden_values
+        on
+            record_values.customer_id = golden_values.customer_id
+            and record_values.field = golden_values.field
+    left join ownership
+        on
+            record_values.target_system = ownership.target_system
+            and record_values.field = ownership.field
+    left join golden_source_times
+        on golden_values.golden_source_record_id = golden_source_times.record_id
+    left join change_times as record_times
+        on record_values.record_id = record_times.record_id
+),
+
+final as (
+    select
+        target_system,
+        object_type,
+        record_id,
+        source_record_id,
+        customer_id,
+        entity_type,
+        field,
+        source_updated_at,
+        owned_by,
+        golden_value,
+        current_value,
+        golden_source_record_id,
+        is_golden_id_holder,
+        is_different,
+        is_target_newer,
+        -- the hub writes a field it owns, or a shared field whose golden value is at least as new as
+        -- the target's own; an external id only on the record that holds it
+        (
+            owned_by = 'hub' or (owned_by = 'newest' and not is_target_newer)
+        )
+        and is_different
+        and (field != 'golden_id' or is_golden_id_holder) as is_hub_write
+    from compared
+)
+
+select * from final

@@ -1,0 +1,157 @@
+-- depends_on: {{ source('ops', 'sync_operations') }}
+-- When each source record last changed by someone other than the hub. A write of the hub moves the
+-- record's own clock (lastmodifieddate, updated_at, write_date); counting it as a change would make
+-- every record the hub touched look newest and flip `newest` decisions back and forth. The ledger says
+-- when the hub wrote which record, so a landed update time that falls within a hub write is replaced by
+-- the time of the last change before the hub's writes (or between two of them).
+{%- set ledger = adapter.get_relation(database=target.database, schema='ops', identifier='sync_operations')
+    if execute else none %}
+{%- set slack = var('sync_clock_slack_seconds', 2) %}
+
+with
+
+crm_contacts as (
+    select * from {{ ref('stg_crm__contacts') }}
+),
+
+crm_companies as (
+    select * from {{ ref('stg_crm__companies') }}
+),
+
+billing_customers as (
+    select * from {{ ref('stg_billing__customers') }}
+),
+
+support_users as (
+    select * from {{ ref('stg_support__users') }}
+),
+
+support_organizations as (
+    select * from {{ ref('stg_support__organizations') }}
+),
+
+erp_partners as (
+    select * from {{ ref('stg_erp__partners') }}
+),
+
+{% if ledger %}
+    operations as (
+        select * from {{ source('ops', 'sync_operations') }}
+    ),
+{% else %}
+    -- no sync has run yet: an empty ledger of the same shape
+    operations as (
+        select
+            cast(null as text) as target,
+            cast(null as text) as object_type,
+            cast(null as text) as record_id,
+            cast(null as text) as status,
+            cast(null as timestamptz) as attempted_at,
+            cast(null as timestamptz) as finished_at,
+            cast(null as bigint) as landed_updated_ms
+        where false
+    ),
+{% endif %}
+
+records as (
+    {% for system, object_type, cte in [
+        ('crm', 'contacts', 'crm_contacts'),
+        ('crm', 'companies', 'crm_companies'),
+        ('billing', 'customers', 'billing_customers'),
+        ('support', 'users', 'support_users'),
+        ('support', 'organizations', 'support_organizations'),
+        ('erp', 'res_partner', 'erp_partners'),
+    ] %}
+        select
+            '{{ system }}' as target_system,
+            '{{ object_type }}' as object_type,
+            record_id,
+            source_record_id,
+            source_updated_at
+        from {{ cte }}
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+hub_writes as (
+    select
+        target as target_system,
+        object_type,
+        record_id as source_record_id,
+        attempted_at,
+        finished_at,
+        to_timestamp(landed_updated_ms / 1000.0) as landed_updated_at,
+        lag(finished_at) over (
+            partition by target, object_type, record_id order by finished_at
+        ) as previous_write_at,
+        row_number() over (
+            partition by target, object_type, record_id order by finished_at desc
+        ) as recency
+    from operations
+    where status = 'applied'
+),
+
+-- what the record looked like before the hub first wrote it, and any change made between two hub writes
+outside_changes_before_writes as (
+    select
+        target_system,
+        object_type,
+        source_record_id,
+        max(landed_updated_at) as changed_at
+    from hub_writes
+    where
+        previous_write_at is null
+        or landed_updated_at > previous_write_at + interval '{{ slack }} seconds'
+    group by target_system, object_type, source_record_id
+),
+
+last_hub_writes as (
+    select * from hub_writes
+    where recency = 1
+),
+
+attributed as (
+    select
+        records.record_id,
+        records.target_system,
+        records.object_type,
+        records.source_record_id,
+        records.source_updated_at,
+        last_hub_writes.finished_at as last_hub_write_at,
+        outside_changes_before_writes.changed_at as changed_before_hub_writes_at,
+        coalesce(
+            records.source_updated_at
+            between last_hub_writes.attempted_at - interval '{{ slack }} seconds'
+            and last_hub_writes.finished_at + interval '{{ slack }} seconds',
+            false
+        ) as is_last_change_by_hub
+    from records
+    left join last_hub_writes
+        on
+            records.target_system = last_hub_writes.target_system
+            and records.object_type = last_hub_writes.object_type
+            and records.source_record_id = last_hub_writes.source_record_id
+    left join outside_changes_before_writes
+        on
+            records.target_system = outside_changes_before_writes.target_system
+            and records.object_type = outside_changes_before_writes.object_type
+            and records.source_record_id = outside_changes_before_writes.source_record_id
+),
+
+final as (
+    select
+        record_id,
+        target_system,
+        object_type,
+        source_record_id,
+        source_updated_at,
+        last_hub_write_at,
+        is_last_change_by_hub,
+        case
+            when is_last_change_by_hub then changed_before_hub_writes_at
+            else source_updated_at
+        end as last_changed_at
+    from attributed
+)
+
+select * from final

@@ -1,0 +1,58 @@
+{#-
+    Stripe has one name field for people and companies alike. A customer is a company only when the
+    name clearly is one (it carries a legal form such as Ltd, GmbH or Inc: looks_like_company_name);
+    otherwise a person, the common case for billing customers. Stripe keeps no update time: the
+    creation time stands in for it.
+-#}
+
+with
+
+source as (
+
+    select * from {{ source('raw_billing', 'customers') }}
+
+),
+
+typed as (
+
+    select
+        *,
+        case when {{ looks_like_company_name('name') }} then 'company' else 'person' end as entity_type
+    from source
+
+),
+
+renamed as (
+
+    select
+        'billing:customers:' || cast(id as {{ dbt.type_string() }}) as record_id,
+        'billing' as source_system,
+        'customers' as source_table,
+        cast(id as {{ dbt.type_string() }}) as source_record_id,
+        entity_type,
+        cast(null as {{ dbt.type_string() }}) as first_name_raw,
+        cast(null as {{ dbt.type_string() }}) as last_name_raw,
+        case when entity_type = 'person' then name end as full_name_raw,
+        email as email_raw,
+        phone as phone_raw,
+        case when entity_type = 'company' then name end as company_name_raw,
+        address__line1 as address_line1_raw,
+        address__line2 as address_line2_raw,
+        address__city as city_raw,
+        address__postal_code as postcode_raw,
+        address__state as region_raw,
+        address__country as country_raw,
+        cast(null as {{ dbt.type_string() }}) as birth_date_raw,
+        cast(null as {{ dbt.type_string() }}) as national_id_raw,
+        nullif(trim(metadata__golden_id), '') as golden_id_in_source,
+        coalesce(deleted, false) as is_deleted,
+        {{ unix_seconds_to_timestamp('created') }} as source_created_at,
+        {{ unix_seconds_to_timestamp('created') }} as source_updated_at,
+        {{ dlt_load_id_to_timestamp('_dlt_load_id') }} as loaded_at
+    from typed
+
+),
+
+{{ standardized_customer_record_ctes('renamed') }}
+
+select * from standardized

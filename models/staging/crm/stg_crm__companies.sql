@@ -1,0 +1,44 @@
+{#- The canonical record (docs/contracts.md §4); standardization happens in the base model. -#}
+
+with
+
+base as (
+
+    select * from {{ ref('base_crm__companies') }}
+
+),
+
+final as (
+
+    select
+        record_id,
+        source_system,
+        source_table,
+        source_record_id,
+        entity_type,
+        first_name,
+        last_name,
+        full_name,
+        email,
+        is_email_valid,
+        phone,
+        is_phone_valid,
+        company_name,
+        address_line1,
+        address_line2,
+        city,
+        postcode,
+        region,
+        country_code,
+        birth_date,
+        national_id,
+        golden_id_in_source,
+        is_deleted,
+        source_created_at,
+        source_updated_at,
+        loaded_at
+    from base
+
+)
+
+select * from final

@@ -1,0 +1,42 @@
+with
+
+source as (
+
+    select * from {{ source('raw_support', 'organizations') }}
+
+),
+
+renamed as (
+
+    select
+        'support:organizations:' || cast(id as {{ dbt.type_string() }}) as record_id,
+        'support' as source_system,
+        'organizations' as source_table,
+        cast(id as {{ dbt.type_string() }}) as source_record_id,
+        'company' as entity_type,
+        cast(null as {{ dbt.type_string() }}) as first_name_raw,
+        cast(null as {{ dbt.type_string() }}) as last_name_raw,
+        cast(null as {{ dbt.type_string() }}) as full_name_raw,
+        cast(null as {{ dbt.type_string() }}) as email_raw,
+        cast(null as {{ dbt.type_string() }}) as phone_raw,
+        name as company_name_raw,
+        cast(null as {{ dbt.type_string() }}) as address_line1_raw,
+        cast(null as {{ dbt.type_string() }}) as address_line2_raw,
+        cast(null as {{ dbt.type_string() }}) as city_raw,
+        cast(null as {{ dbt.type_string() }}) as postcode_raw,
+        cast(null as {{ dbt.type_string() }}) as region_raw,
+        cast(null as {{ dbt.type_string() }}) as country_raw,
+        cast(null as {{ dbt.type_string() }}) as birth_date_raw,
+        cast(null as {{ dbt.type_string() }}) as national_id_raw,
+        nullif(trim(external_id), '') as golden_id_in_source,
+        false as is_deleted,
+        {{ to_utc_timestamp('created_at') }} as source_created_at,
+        {{ to_utc_timestamp('updated_at') }} as source_updated_at,
+        {{ dlt_load_id_to_timestamp('_dlt_load_id') }} as loaded_at
+    from source
+
+),
+
+{{ standardized_customer_record_ctes('renamed') }}
+
+select * from standardized

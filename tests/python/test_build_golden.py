@@ -1,0 +1,200 @@
+"""Golden records end to end on a small labelled file: stable ids, merges, splits, conflicts, marts, grants.
+
+One module-scoped scenario runs five builds in a project copy and keeps what each produced:
+  A  60 people (two rows each) and person X;
+  B  nothing changed;
+  C  person Y added;
+  D  a steward ties X to Y (must_match), and a chain k1 - k2 - k3 whose ends have conflicting birth dates;
+  E  the steward reverses the X/Y decision (must_not_match).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg2
+import pytest
+
+from customer_sync.build import BuildResult
+from customer_sync.errors import RunFailure
+from tests.python.fixtures.warehouse_data import GoldenWorld, Row, person_rows
+
+GOLDEN_ID = r"^G[0-9]{10}$"
+
+
+def _person(entity: str, first: str, last: str, birth_date: str | None, email: str) -> list[Row]:
+    base = {
+        "first_name": first, "last_name": last, "full_name": f"{first} {last}", "email": email,
+        "phone": None, "company_name": None, "address_line1": None, "address_line2": None, "city": None,
+        "postcode": None, "region": None, "country": "US", "birth_date": birth_date, "national_id": None,
+        "entity_id": entity,
+    }  # fmt: skip
+    return [{"id": f"{entity}1", **base}, {"id": f"{entity}2", **base}]
+
+
+X = _person("x", "Xavier", "Quill", "1970-03-04", "xavier.quill@example.org")
+# no birth date: a steward tying X to Y then joins all four records (a conflict would keep them apart)
+Y = _person("y", "Yolanda", "Zephyr", None, "yolanda.zephyr@example.org")
+CHAIN = [
+    {**_person("k", "Kim", "Lowe", "1960-01-01", "kim.lowe@example.net")[0], "id": "k1"},
+    {**_person("k", "Kim", "Lowe", None, "k.lowe@example.net")[0], "id": "k2"},
+    {**_person("k", "Kim", "Lowe", "1999-09-09", "kimberly@example.net")[0], "id": "k3"},
+]
+
+
+@dataclass
+class Step:
+    result: BuildResult
+    xref: dict[str, str]
+    history: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+@dataclass
+class Scenario:
+    steps: dict[str, Step]
+    world: GoldenWorld
+
+
+def _step(world: GoldenWorld, result: BuildResult) -> Step:
+    history = world.query(
+        "select event_type, old_customer_id, new_customer_id, record_ids "
+        "from {p}identity.customer_id_history order by built_at, event_type"
+    )
+    return Step(result=result, xref=world.xref(), history=history)
+
+
+@pytest.fixture(scope="module")
+def scenario(golden_world: GoldenWorld) -> Scenario:
+    world = golden_world
+    base = person_rows(60, seed=5)
+    steps: dict[str, Step] = {}
+    world.land(base + X + CHAIN)
+    steps["A"] = _step(world, world.build())
+    steps["B"] = _step(world, world.build())
+    world.land(base + X + Y + CHAIN)
+    steps["C"] = _step(world, world.build())
+    ids = world.record_ids()
+    chain_rules = [(ids["k1"], ids["k2"], "must_match"), (ids["k2"], ids["k3"], "must_match")]
+    world.set_steward_rules([(ids["x1"], ids["y1"], "must_match"), *chain_rules])
+    steps["D"] = _step(world, world.build())
+    world.set_steward_rules([(ids["x1"], ids["y1"], "must_not_match"), *chain_rules])
+    steps["E"] = _step(world, world.build())
+    return Scenario(steps=steps, world=world)
+
+
+def test_first_build_resolves_the_duplicates(scenario: Scenario) -> None:
+    a = scenario.steps["A"]
+    # 60 people + X as two rows each, and the 3 chain rows, which nothing ties together yet
+    assert a.result.records == 60 * 2 + 2 + 3
+    assert a.xref["x1"] == a.xref["x2"]
+    pairs_together = sum(a.xref[f"p{n}a"] == a.xref[f"p{n}b"] for n in range(60))
+    assert pairs_together == 60
+    assert len({a.xref[f"p{n}a"] for n in range(60)}) == 60
+    assert all(re.match(GOLDEN_ID, customer) for customer in a.xref.values())
+    assert a.result.customers == len(set(a.xref.values()))
+
+
+def test_unchanged_build_keeps_every_id_and_adds_no_snapshot_rows(scenario: Scenario) -> None:
+    a, b = scenario.steps["A"], scenario.steps["B"]
+    assert a.result.snapshot_rows_added > 0
+    assert b.xref == a.xref
+    assert b.result.snapshot_rows_added == 0
+    assert (b.result.merges, b.result.splits, b.result.moves) == (0, 0, 0)
+
+
+def test_new_person_gets_a_new_id_and_others_keep_theirs(scenario: Scenario) -> None:
+    b, c = scenario.steps["B"], scenario.steps["C"]
+    assert c.xref["y1"] == c.xref["y2"]
+    assert c.xref["y1"] not in set(b.xref.values())
+    assert {record: c.xref[record] for record in b.xref} == b.xref
+
+
+def test_merge_keeps_the_older_id_and_records_the_merge(scenario: Scenario) -> None:
+    c, d = scenario.steps["C"], scenario.steps["D"]
+    x_id, y_id = c.xref["x1"], c.xref["y1"]
+    assert {d.xref[r] for r in ("x1", "x2", "y1", "y2")} == {x_id}
+    # two merges: X with Y, and k2 with k3 once the chain is cut at its weakest (first) steward pair
+    assert d.result.merges == 2
+    assert ("merge", y_id, x_id, _records(scenario, "y1", "y2")) in d.history
+    dim_ids = {row[0] for row in scenario.world.query("select customer_id from {p}marts.dim_customer")}
+    assert x_id in dim_ids and y_id not in dim_ids
+
+
+def test_split_keeps_the_id_on_the_older_part_and_mints_a_new_one(scenario: Scenario) -> None:
+    c, e = scenario.steps["C"], scenario.steps["E"]
+    x_id, y_id = c.xref["x1"], c.xref["y1"]
+    assert e.xref["x1"] == e.xref["x2"] == x_id
+    new_id = e.xref["y1"]
+    assert e.xref["y2"] == new_id
+    assert new_id not in (x_id, y_id)  # a retired id is never reused
+    assert e.result.splits == 1
+    assert ("split", x_id, new_id, _records(scenario, "y1", "y2")) in e.history
+
+
+def test_conflicting_birth_dates_never_chain_into_one_customer(scenario: Scenario) -> None:
+    d = scenario.steps["D"]
+    assert d.xref["k1"] != d.xref["k3"]
+    assert d.xref["k2"] in (d.xref["k1"], d.xref["k3"])
+    conflicts = scenario.world.query(
+        "select conflict_reason from {p}identity.int_customer_conflicts c "
+        "join {p}identity.int_customer_records l on l.record_id = c.record_id_l "
+        "join {p}identity.int_customer_records r on r.record_id = c.record_id_r "
+        "where l.source_record_id in ('k1', 'k3') and r.source_record_id in ('k1', 'k3')"
+    )
+    assert conflicts == [("birth_date",)]
+
+
+def test_dim_customer_carries_survivorship_lineage(scenario: Scenario) -> None:
+    rows = scenario.world.query(
+        "select d.email, d.email_source, d.email_rule, d.first_name_rule, d.source_record_count "
+        "from {p}marts.dim_customer d join {p}marts.customer_xref x on x.customer_id = d.customer_id "
+        "where x.source_record_id = 'p0a'"
+    )
+    assert len(rows) == 1
+    email, email_source, email_rule, first_name_rule, count = rows[0]
+    assert count == 2
+    assert email_rule == "valid_first" and first_name_rule == "source_priority"
+    source_ids = scenario.world.record_ids()
+    assert email_source in (source_ids["p0a"], source_ids["p0b"])
+    assert email.lower() == email.lower().strip() and "@" in email
+
+
+def test_dim_customer_contract_is_enforced(scenario: Scenario) -> None:
+    columns = scenario.world.query(
+        "select column_name, data_type, is_nullable from information_schema.columns "
+        "where table_schema = '{p}marts' and table_name = 'dim_customer' order by ordinal_position"
+    )
+    types = {name: data_type for name, data_type, _ in columns}
+    assert list(types)[:3] == ["customer_id", "entity_type", "first_name"]
+    assert types["birth_date"] == "date"
+    assert types["source_record_count"] == "integer"
+    assert types["first_seen_at"] == "timestamp with time zone"
+    assert {"email_source", "email_rule", "national_id_source", "national_id_rule"} <= types.keys()
+    assert dict((name, nullable) for name, _, nullable in columns)["customer_id"] == "NO"
+    with pytest.raises(psycopg2.errors.NotNullViolation):
+        scenario.world.query(
+            "insert into {p}marts.dim_customer (customer_id, entity_type, source_record_count) "
+            "values ('G0000000001', null, 1)"
+        )
+
+
+def test_bi_reader_can_read_the_marts(scenario: Scenario) -> None:
+    world = scenario.world
+    for table in ("dim_customer", "customer_xref", "customer_match_explanations"):
+        rows = world.query(f"select count(*) from {{p}}marts.{table}", role="bi_reader")
+        assert rows[0][0] > 0, table
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+        world.query("select count(*) from {p}identity.int_customer_golden_ids", role="bi_reader")
+
+
+def test_too_few_label_passes_fail_the_build(golden_world: GoldenWorld, scenario: Scenario) -> None:
+    # without a single pass every record keeps its own label, which the stability test must catch
+    with pytest.raises(RunFailure, match="is_label_stable"):
+        golden_world.build(cluster_label_passes=0)
+
+
+def _records(scenario: Scenario, *source_ids: str) -> str:
+    ids = scenario.world.record_ids()
+    return ",".join(sorted(ids[source_id] for source_id in source_ids))
