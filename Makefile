@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check customer_sync pipelines tests
 	$(BIN)/ruff format --check customer_sync pipelines tests
 	@# the dbt templater compiles models, so it needs the warehouse (the embedded one starts in a second)
-	eval "$$($(BIN)/customer-sync db env)" && $(BIN)/sqlfluff lint models snapshots analyses
+	eval "$$($(BIN)/customer-sync db env)" && $(BIN)/sqlfluff lint models snapshots tests/dbt
 
 test: lint
 	$(BIN)/python -m pytest -q

@@ -1,6 +1,6 @@
-"""Build the golden records: ``dbt seed``, ``dbt build`` (models, data tests, unit tests), ``dbt snapshot``.
+"""Build the golden records: ``dbt seed``, then ``dbt build`` (models, snapshots, data and unit tests).
 
-All three run in-process as cs_transformer through :mod:`customer_sync.dbt_runner`; the counts in the
+Both run in-process as cs_transformer through :mod:`customer_sync.dbt_runner`; the counts in the
 result are read back from the warehouse after the run.
 """
 
@@ -112,27 +112,25 @@ def run_build(
     )
     if report:
         report("dbt build")
+    # snapshots build inside `dbt build`, after the marts they copy have passed their tests, and their own
+    # tests run after them (so a first build on an empty warehouse never tests a snapshot not yet taken)
+    skip_snapshots = ["--exclude-resource-type", "snapshot", "--exclude", "path:snapshots"]
+    selected = list(select)
+    if snapshot:
+        skip_snapshots = []
+        if selected:  # a partial build still snapshots the marts it built
+            selected += list(SNAPSHOT_TABLES)
     steps.append(
         run_dbt(
             settings,
             db,
             "build",
-            select=list(select),
+            select=selected,
             dbt_vars=dbt_vars,
-            extra_args=[
-                "--exclude-resource-type",
-                "seed",
-                "--exclude-resource-type",
-                "snapshot",
-                *extra_build_args,
-            ],
+            extra_args=["--exclude-resource-type", "seed", *skip_snapshots, *extra_build_args],
             progress=report,
         )
     )
-    if snapshot:
-        if report:
-            report("dbt snapshot")
-        steps.append(run_dbt(settings, db, "snapshot", dbt_vars=dbt_vars, progress=report))
 
     build_run = steps[1]
     result.models = build_run.count("model")

@@ -33,6 +33,7 @@ from customer_sync.bench.report import BenchReport
 from customer_sync.bench.stages import StageResult, stage
 from customer_sync.config import Settings
 from customer_sync.errors import CustomerSyncError, RunFailure, UserError
+from customer_sync.simulators.edits import to_edit
 
 log = logging.getLogger(__name__)
 
@@ -169,9 +170,7 @@ class Bench:
             if "incremental" in self.options.stages:
                 # planned now, from the records as generated: the truth is needed for typo fixes
                 count = max(1, round(len(self.truth) * self.options.edit_share))
-                self.edits = [
-                    edit_for_simulators(e) for e in generate.plan_edits(data, count, self.options.seed)
-                ]
+                self.edits = [to_edit(e) for e in generate.plan_edits(data, count, self.options.seed)]
         self.report.records = len(self.truth)
         self._record(result)
         return data
@@ -325,18 +324,6 @@ def _own_simulators_only() -> Iterator[None]:
         for key in [k for k in os.environ if k.startswith(SOURCE_VARIABLE_PREFIX)]:
             del os.environ[key]
         os.environ.update(saved)
-
-
-def edit_for_simulators(edit: Any) -> dict[str, Any]:
-    """The generator's ``Edit`` in the shape ``simulators.control.apply_edits`` takes."""
-    return {
-        "system": edit.system,
-        "table": edit.table,
-        "id": edit.record_id,
-        "op": "delete" if edit.kind == "delete" else "update",
-        "set": dict(edit.changes),
-        "kind": edit.kind,
-    }
 
 
 def _built_records(details: dict[str, Any]) -> int | None:

@@ -14,9 +14,6 @@
     {%- endfor -%}
 {%- endif -%}
 {%- set file_name = file_relation.schema | replace('raw_file_', '') -%}
-{%- macro file_field(name) -%}
-    {%- if name in present -%}nullif(trim(cast({{ name }} as {{ dbt.type_string() }})), ''){%- else -%}cast(null as {{ dbt.type_string() }}){%- endif -%}
-{%- endmacro -%}
 
 with
 
@@ -30,9 +27,9 @@ identified as (
 
     select
         *,
-        coalesce({{ file_field('source_system') }}, 'file') as file_source_system,
-        coalesce({{ file_field('source_table') }}, '{{ file_name }}') as file_source_table,
-        coalesce({{ file_field('source_record_id') }}, {{ file_field('record_id') }}) as file_source_record_id
+        coalesce({{ file_field('source_system', present) }}, 'file') as file_source_system,
+        coalesce({{ file_field('source_table', present) }}, '{{ file_name }}') as file_source_table,
+        coalesce({{ file_field('source_record_id', present) }}, {{ file_field('record_id', present) }}) as file_source_record_id
     from source
 
 ),
@@ -45,30 +42,30 @@ renamed as (
         file_source_table as source_table,
         file_source_record_id as source_record_id,
         case
-            when lower({{ file_field('entity_type') }}) in ('company', 'organization', 'organisation') then 'company'
-            when {{ file_field('entity_type') }} is null and {{ file_field('first_name') }} is null
-                and {{ file_field('last_name') }} is null and {{ file_field('full_name') }} is null
-                and {{ file_field('company_name') }} is not null then 'company'
+            when lower({{ file_field('entity_type', present) }}) in ('company', 'organization', 'organisation') then 'company'
+            when {{ file_field('entity_type', present) }} is null and {{ file_field('first_name', present) }} is null
+                and {{ file_field('last_name', present) }} is null and {{ file_field('full_name', present) }} is null
+                and {{ file_field('company_name', present) }} is not null then 'company'
             else 'person'
         end as entity_type,
-        {{ file_field('first_name') }} as first_name_raw,
-        {{ file_field('last_name') }} as last_name_raw,
-        {{ file_field('full_name') }} as full_name_raw,
-        {{ file_field('email') }} as email_raw,
-        {{ file_field('phone') }} as phone_raw,
-        {{ file_field('company_name') }} as company_name_raw,
-        {{ file_field('address_line1') }} as address_line1_raw,
-        {{ file_field('address_line2') }} as address_line2_raw,
-        {{ file_field('city') }} as city_raw,
-        {{ file_field('postcode') }} as postcode_raw,
-        {{ file_field('region') }} as region_raw,
-        coalesce({{ file_field('country_code') }}, {{ file_field('country') }}) as country_raw,
-        {{ file_field('birth_date') }} as birth_date_raw,
-        {{ file_field('national_id') }} as national_id_raw,
-        {{ file_field('golden_id_in_source') }} as golden_id_in_source,
-        coalesce(lower({{ file_field('is_deleted') }}) in ('true', 't', '1', 'yes', 'y'), false) as is_deleted,
-        {{ to_utc_timestamp(file_field('source_created_at')) }} as source_created_at,
-        {{ to_utc_timestamp(file_field('source_updated_at')) }} as source_updated_at,
+        {{ file_field('first_name', present) }} as first_name_raw,
+        {{ file_field('last_name', present) }} as last_name_raw,
+        {{ file_field('full_name', present) }} as full_name_raw,
+        {{ file_field('email', present) }} as email_raw,
+        {{ file_field('phone', present) }} as phone_raw,
+        {{ file_field('company_name', present) }} as company_name_raw,
+        {{ file_field('address_line1', present) }} as address_line1_raw,
+        {{ file_field('address_line2', present) }} as address_line2_raw,
+        {{ file_field('city', present) }} as city_raw,
+        {{ file_field('postcode', present) }} as postcode_raw,
+        {{ file_field('region', present) }} as region_raw,
+        coalesce({{ file_field('country_code', present) }}, {{ file_field('country', present) }}) as country_raw,
+        {{ file_field('birth_date', present) }} as birth_date_raw,
+        {{ file_field('national_id', present) }} as national_id_raw,
+        {{ file_field('golden_id_in_source', present) }} as golden_id_in_source,
+        coalesce(lower({{ file_field('is_deleted', present) }}) in ('true', 't', '1', 'yes', 'y'), false) as is_deleted,
+        {{ to_utc_timestamp(file_field('source_created_at', present)) }} as source_created_at,
+        {{ to_utc_timestamp(file_field('source_updated_at', present)) }} as source_updated_at,
         {{ dlt_load_id_to_timestamp('_dlt_load_id') }} as loaded_at
     from identified
 
