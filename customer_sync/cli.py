@@ -10,10 +10,14 @@ import importlib
 import logging
 import sys
 import traceback
+import warnings
 
 import click
 
 from customer_sync.errors import CustomerSyncError, RunFailure
+
+# platformdirs (used by dependencies) warns on every start in a session without a login runtime dir
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 # command name -> "module:attribute" of its click command
 COMMANDS: dict[str, str] = {

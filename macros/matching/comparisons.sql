@@ -18,7 +18,7 @@
 {% macro matching_record_columns() -%}
     {{ return([
         'record_id', 'entity_type', 'first_name_key', 'first_name_root', 'last_name_key', 'last_name_soundex',
-        'name_key', 'name_tokens_sorted', 'company_key', 'email_key', 'email_local', 'phone_digits',
+        'name_key', 'is_name_latin', 'name_tokens_sorted', 'company_key', 'email_key', 'email_local', 'phone_digits',
         'phone_tail', 'address_key', 'house_number', 'postcode_key', 'city_key', 'birth_date',
         'national_id_key',
     ]) }}
@@ -60,15 +60,21 @@
 {%- endmacro %}
 
 
-{#- 4 same first name (also when the name parts are only split differently), 3 same nickname root,
-    2 one typo apart or similar, 1 an initial or a shortened form, 0 different. -#}
+{#- 4 same first name (also when the name parts are only split differently), 3 same nickname root
+    (or roots one typo apart: catherine / katherine), 2 one typo apart or similar (also the whole
+    names one typo apart once spaces are removed), 1 an initial or a shortened form, 0 different.
+    Null when a value is missing, or when one name is written in Latin letters and the other in a
+    script that cannot be spelled in Latin letters here (CJK): they cannot be compared. -#}
 {% macro compare_first_name() -%}
     case
         when first_name_key_l is null or first_name_key_r is null then null
+        when is_name_latin_l <> is_name_latin_r then null
         when first_name_key_l = first_name_key_r or replace(name_key_l, ' ', '') = replace(name_key_r, ' ', '') then 4
-        when first_name_root_l = first_name_root_r then 3
+        when first_name_root_l = first_name_root_r
+            or (length(first_name_root_l) >= 5 and {{ within_one_edit('first_name_root_l', 'first_name_root_r') }}) then 3
         when {{ within_one_edit('first_name_key_l', 'first_name_key_r') }}
-            or {{ ngram_jaccard('first_name_key_l', 'first_name_key_r') }} >= 0.6 then 2
+            or {{ ngram_jaccard('first_name_key_l', 'first_name_key_r') }} >= 0.6
+            or {{ within_one_edit("replace(name_key_l, ' ', '')", "replace(name_key_r, ' ', '')") }} then 2
         when left(first_name_key_l, length(first_name_key_r)) = first_name_key_r
             or left(first_name_key_r, length(first_name_key_l)) = first_name_key_l then 1
         else 0
@@ -76,10 +82,12 @@
 {%- endmacro %}
 
 
-{#- 4 same, 3 one typo apart, 2 similar (shared bigrams or sound), 0 different. -#}
+{#- 4 same, 3 one typo apart, 2 similar (shared bigrams or sound), 0 different; null as for first names
+    when the two names are in scripts that cannot be compared. -#}
 {% macro compare_last_name() -%}
     case
         when last_name_key_l is null or last_name_key_r is null then null
+        when is_name_latin_l <> is_name_latin_r then null
         when last_name_key_l = last_name_key_r or replace(name_key_l, ' ', '') = replace(name_key_r, ' ', '') then 4
         when {{ within_one_edit('last_name_key_l', 'last_name_key_r') }} then 3
         when last_name_soundex_l = last_name_soundex_r
@@ -132,8 +140,10 @@
     Where the customer is, as one comparison (street lines 1 and 2 together, postcode, city), because
     the three agree and disagree together (a customer who moved changes all of them):
     4 same street lines and same postcode (or city when a postcode is missing),
-    3 similar street lines (mostly the same words, or same house number and a similar street) in the
-    same postcode or city, 2 same postcode only, 1 same city only or postcode one typo apart,
+    3 similar street lines (mostly the same words, or same house number and a similar street, or one
+    street line followed by more words in the other, as when postcode, city and country are written
+    into the street line) in the same postcode or city, 2 same postcode only, 1 same city only or
+    postcode one typo apart,
     0 different; null when no part is known on both sides.
 -#}
 {% macro compare_location() -%}
@@ -144,7 +154,9 @@
         when address_key_l = address_key_r
             and coalesce(postcode_key_l = postcode_key_r, city_key_l = city_key_r, true) then 4
         when ({{ token_jaccard('address_key_l', 'address_key_r') }} >= 0.6
-                or (house_number_l = house_number_r and {{ ngram_jaccard('address_key_l', 'address_key_r') }} >= 0.4))
+                or (house_number_l = house_number_r and {{ ngram_jaccard('address_key_l', 'address_key_r') }} >= 0.4)
+                or address_key_l like address_key_r || ' %'
+                or address_key_r like address_key_l || ' %')
             and coalesce(postcode_key_l = postcode_key_r, city_key_l = city_key_r, true) then 3
         when postcode_key_l = postcode_key_r then 2
         when city_key_l = city_key_r or {{ within_one_edit('postcode_key_l', 'postcode_key_r') }} then 1

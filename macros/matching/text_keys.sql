@@ -10,11 +10,39 @@
 
 {% macro default__fold_for_matching(expr) -%}
     nullif(trim(regexp_replace(regexp_replace(
-        replace(replace(replace(replace(replace(translate(lower({{ expr }}),
+        replace(replace(replace(replace(replace(translate({{ transliterate_to_latin('lower(' ~ expr ~ ')') }},
             'áàâäãåāăąçćčďđéèêëēėęěíìîïīįıłñńňóòôöõøōőřśšşșťțúùûüūůűųýÿźżžÁÀÂÄÃÅĀĂĄÇĆČĎĐÉÈÊËĒĖĘĚÍÌÎÏĪĮŁÑŃŇÓÒÔÖÕØŌŐŘŚŠŞȘŤȚÚÙÛÜŪŮŰŲÝŸŹŻŽ',
             'aaaaaaaaacccddeeeeeeeeiiiiiiilnnnoooooooorssssttuuuuuuuuyyzzzaaaaaaaaacccddeeeeeeeeiiiiiilnnnoooooooorssssttuuuuuuuuyyzzz'),
             'ß', 'ss'), 'æ', 'ae'), 'œ', 'oe'), 'þ', 'th'), '''', ''),
         '[^[:alnum:]]+', ' ', 'g'), '\s+', ' ', 'g')), '')
+{%- endmacro %}
+
+
+{#-
+    Greek and Cyrillic letters spelled in Latin letters (a simplified ELOT / BGN scheme), so that
+    "Ксения Стрелкова" and "Kseniya Strelkova" give the same key. Multi-letter spellings first
+    (replace), then one letter for one letter (translate); the hard and soft signs are dropped.
+    Upper-case letters are mapped too, so the result does not depend on the database's ctype.
+-#}
+{% macro transliterate_to_latin(expr) -%}
+    {{ return(adapter.dispatch('transliterate_to_latin', 'customer_sync')(expr)) }}
+{%- endmacro %}
+
+{% macro default__transliterate_to_latin(expr) -%}
+    {%- set multi_letter = {
+        'щ': 'shch', 'ж': 'zh', 'х': 'kh', 'ц': 'ts', 'ч': 'ch', 'ш': 'sh', 'ю': 'yu', 'я': 'ya',
+        'ї': 'yi', 'є': 'ye', 'θ': 'th', 'χ': 'ch', 'ψ': 'ps',
+    } -%}
+    {%- set single_from = 'абвгдеёзийклмнопрстуфыэіґαάβγδεέζηήιίϊκλμνξοόπρσςτυύϋφωώ' -%}
+    {%- set single_to = 'abvgdeeziyklmnoprstufyeigaavgdeeziiiiiklmnxooprsstyyyfoo' -%}
+    {%- set dropped = 'ъь' -%}
+    {%- set ns = namespace(sql=expr) -%}
+    {%- for letter, latin in multi_letter.items() -%}
+        {%- set ns.sql = "replace(replace(" ~ ns.sql ~ ", '" ~ letter ~ "', '" ~ latin ~ "'), '"
+            ~ (letter | upper) ~ "', '" ~ latin ~ "')" -%}
+    {%- endfor -%}
+    translate({{ ns.sql }}, '{{ single_from }}{{ single_from | upper }}{{ dropped }}{{ dropped | upper }}',
+        '{{ single_to }}{{ single_to }}')
 {%- endmacro %}
 
 

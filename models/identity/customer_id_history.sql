@@ -33,12 +33,12 @@ changed_records as (
     from golden_ids
     where
         change_type in ('merged', 'split', 'moved')
-        {% if is_incremental() %}
-            and changed_at > (
-                select coalesce(max(recorded.built_at), '-infinity'::timestamp with time zone)
-                from {{ this }} as recorded
-            )
-        {% endif %}
+    {% if is_incremental() %}
+        and changed_at > (
+            select coalesce(max(recorded.built_at), '-infinity'::timestamp with time zone)
+            from {{ this }} as recorded
+        )
+    {% endif %}
 
 ),
 

@@ -14,6 +14,7 @@
     'company_city': "case when entity_type = 'company' then company_key || '|' || city_key end",
     'name_initials_postcode': "name_initials || '|' || postcode_key",
     'name_prefixes_country': "name_token_prefixes || '|' || country_code",
+    'name_tokens': "name_tokens_sorted",
     'email_mailbox_name': "email_local || '|' || left(name_initials, 1)",
 } -%}
 

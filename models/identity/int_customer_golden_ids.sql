@@ -39,17 +39,17 @@ previous as (
     {% if is_incremental() %}
         select * from {{ this }}
     {% else %}
-    select
-        null::text as record_id,
-        null::text as customer_id,
-        null::text as entity_type,
-        null::boolean as is_active,
-        null::timestamp with time zone as customer_minted_at,
-        null::timestamp with time zone as record_first_assigned_at,
-        null::text as previous_customer_id,
-        null::text as change_type,
-        null::timestamp with time zone as changed_at
-    where false
+        select
+            null::text as record_id,
+            null::text as customer_id,
+            null::text as entity_type,
+            null::boolean as is_active,
+            null::timestamp with time zone as customer_minted_at,
+            null::timestamp with time zone as record_first_assigned_at,
+            null::text as previous_customer_id,
+            null::text as change_type,
+            null::timestamp with time zone as changed_at
+        where false
     {% endif %}
 
 ),

@@ -39,6 +39,42 @@ live_records as (
 
 ),
 
+-- a person record without a company name whose full name reads like a company (it has a legal form)
+-- is a company, as staging decides for billing names: a source may keep company customers as names
+classified as (
+
+    select
+        *,
+        coalesce(
+            entity_type = 'person' and company_name is null and {{ looks_like_company_name('full_name') }},
+            false
+        ) as is_company_by_name
+    from live_records
+
+),
+
+{%- set company_by_name = {
+    'entity_type': "'company'",
+    'first_name': "null",
+    'last_name': "null",
+    'company_name': "full_name",
+} %}
+
+typed as (
+
+    select
+        {% for column in canonical_columns -%}
+            {% if column in company_by_name -%}
+                case when is_company_by_name then {{ company_by_name[column] }} else {{ column }} end
+                    as {{ column }}{{ ',' if not loop.last }}
+            {% else -%}
+                {{ column }}{{ ',' if not loop.last }}
+            {% endif -%}
+        {% endfor %}
+    from classified
+
+),
+
 folded as (
 
     select
@@ -46,14 +82,14 @@ folded as (
         {{ fold_for_matching('first_name') }} as first_name_folded,
         {{ fold_for_matching('last_name') }} as last_name_folded,
         {{ fold_for_matching('full_name') }} as full_name_folded,
-        {{ fold_for_matching('company_name') }} as company_name_folded,
+        {{ fold_for_matching("replace(company_name, '.', '')") }} as company_name_folded,
         {{ fold_for_matching("concat_ws(' ', address_line1, address_line2)") }} as address_folded,
         {{ fold_for_matching('city') }} as city_key,
         lower(trim(email)) as email_lower,
         nullif(regexp_replace(phone, '[^0-9]', '', 'g'), '') as phone_digits,
         nullif(upper(regexp_replace(postcode, '[^[:alnum:]]', '', 'g')), '') as postcode_key,
         nullif(upper(regexp_replace(national_id, '[^[:alnum:]]', '', 'g')), '') as national_id_key
-    from live_records
+    from typed
 
 ),
 
@@ -77,18 +113,21 @@ person_names as (
 
 ),
 
--- legal forms (Inc, GmbH, Pty Ltd ...) say nothing about which company it is
+-- legal forms (Inc, GmbH, Pty Ltd ...) and connectors (& / and) say nothing about which company it is;
+-- dots are dropped first so that S.p.A. and B.V. read as the legal forms spa and bv
 company_names as (
 
     select
         *,
         nullif(trim(regexp_replace(
             ' ' || case
-                when entity_type = 'company' then coalesce(company_name_folded, full_name_folded)
+                when entity_type = 'company'
+                    then coalesce(company_name_folded, {{ fold_for_matching("replace(full_name, '.', '')") }})
                 else company_name_folded
             end || ' ',
-            ' (the|inc|incorporated|llc|llp|lp|ltd|limited|plc|corp|corporation|co|company|gmbh|ag|kg|se|sa|sas|sarl'
-            || '|srl|spa|bv|nv|pty|pte|oy|ab|as|aps|kk|group|holding|holdings)(?= )',
+            ' (the|and|und|et|inc|incorporated|llc|llp|lp|ltd|limited|plc|corp|corporation|co|company|gmbh|ag|kg|se|sa|sas|sarl'
+            || '|srl|spa|bv|nv|pty|pte|oy|ab|as|aps|kk|group|holding|holdings'
+            || '|eurl|sl|slu|ohg|ug|ooo|oao|zao|pao|ao|ike|ae|oe|epe)(?= )',
             ' ', 'g'
         )), '') as company_key
     from person_names
@@ -154,6 +193,7 @@ final as (
         last_name_key,
         {{ soundex_code('last_name_key') }} as last_name_soundex,
         name_key,
+        name_key !~ '[^a-z0-9 ]' as is_name_latin,
         {{ sorted_tokens('name_key') }} as name_tokens_sorted,
         {{ sorted_initials('name_key') }} as name_initials,
         {{ token_prefixes('name_key', 3) }} as name_token_prefixes,

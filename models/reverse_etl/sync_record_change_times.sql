@@ -42,7 +42,7 @@ erp_partners as (
     -- no sync has run yet: an empty ledger of the same shape
     operations as (
         select
-            cast(null as text) as target,
+            cast(null as text) as target,  -- noqa: RF04
             cast(null as text) as object_type,
             cast(null as text) as record_id,
             cast(null as text) as status,
