@@ -7,6 +7,7 @@ result are read back from the warehouse after the run.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -57,8 +58,11 @@ class BuildResult:
 
 
 def stderr_progress(message: str) -> None:
-    """Progress for a person waiting: one line per finished dbt node, on stderr."""
-    click.echo(message, err=True)
+    """Progress for a person waiting: one line per finished dbt node, on stderr; in a log (not a
+    terminal) only the steps and the nodes that did not pass."""
+    quiet = not sys.stderr.isatty() and message.lstrip().startswith(("pass ", "success ", "skip "))
+    if not quiet:
+        click.echo(message, err=True)
 
 
 def count_rows(cur: psycopg2.extensions.cursor, schema: str, table: str, where: str = "") -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import logging
 import re
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,7 +128,8 @@ def make_pipeline(settings: Settings, db: Database, name: str, dataset: str, pro
         pipelines_dir=str(pipelines_dir),
         destination=dlt.destinations.postgres(db.role_url("cs_loader")),
         dataset_name=dataset,
-        progress="tqdm" if progress else None,
+        # bars redraw many times a second: on a terminal only (logs get the per-source summary)
+        progress="tqdm" if progress and sys.stderr.isatty() else None,
     )
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 import psycopg2.extensions
 
 from customer_sync.sync import ledger
-from customer_sync.sync.http import Unreachable
+from customer_sync.sync.http import ApiError, Unreachable
 from customer_sync.sync.model import (
     CurrentRecord,
     Operation,
@@ -110,8 +110,9 @@ def _execute_batch(
     for round_no in range(1, ROUNDS_PER_RUN + 1):
         try:
             current = client.read(pending)
-        except Unreachable as exc:
-            # counts as a try: a target that stays unreachable parks its operations after the limit
+        except (Unreachable, ApiError) as exc:
+            # counts as a try: a target that stays unreachable (or refuses the read, e.g. a revoked
+            # token) parks its operations after the limit; the other batches still go
             ledger.mark_attempt(conn, pending)
             _close(conn, stats, [(op, "failed", f"re-read failed: {exc}") for op in pending])
             return timed_out

@@ -131,8 +131,19 @@ def plan_target(
 
 
 def preview(conn: psycopg2.extensions.connection, target: str, sample: int = 5) -> dict[str, object]:
-    """The dry-run view of a target: counts per field and a sample of operations; writes nothing."""
-    ops = read_changes(conn, target)
+    """The dry-run view of a target: counts per field and a sample of operations; writes nothing.
+
+    Like a real run, it leaves out what a run would not send: a record parked with the same values, and
+    a write already applied to the very landed copy the changes were computed from.
+    """
+    parked = ledger.parked_keys(conn, target)
+    applied = ledger.last_applied(conn, target)
+    ops = [
+        op
+        for op in read_changes(conn, target)
+        if parked.get(op.key) != op.new_values
+        and (op.landed_load_id is None or applied.get(op.key) != (op.new_values, op.landed_load_id))
+    ]
     by_field: dict[str, int] = {}
     by_object: dict[str, int] = {}
     for op in ops:

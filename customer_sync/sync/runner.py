@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +28,8 @@ from customer_sync.sync.targets import make_client
 
 log = logging.getLogger(__name__)
 
-# a failed operation is retried by this many runs in all, then parked for a person
+# a failed operation is parked for a person after this many attempts in all (each send, and each re-read
+# that could not reach the target, counts as one; one run may make several)
 MAX_ATTEMPTS = 5
 
 
@@ -204,7 +206,11 @@ class _progress_bar:  # noqa: N801 - used as a context manager like a function
         if self.enabled:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=self.total, desc=f"sync {self.target}", unit="op", leave=False)
+            # a live bar on a terminal; in a log (CI, cron) a line every 30 s instead of every redraw
+            interval = 0.1 if sys.stderr.isatty() else 30.0
+            self.bar = tqdm(
+                total=self.total, desc=f"sync {self.target}", unit="op", leave=False, mininterval=interval
+            )
             return self.bar.update
         return lambda _n: None
 

@@ -18,7 +18,8 @@
 {% macro matching_record_columns() -%}
     {{ return([
         'record_id', 'entity_type', 'first_name_key', 'first_name_root', 'last_name_key', 'last_name_soundex',
-        'name_key', 'is_name_latin', 'name_tokens_sorted', 'company_key', 'email_key', 'email_local', 'phone_digits',
+        'name_key', 'is_name_latin', 'name_tokens_sorted', 'company_key', 'email_key', 'email_local', 'email_domain',
+        'is_email_local_name', 'phone_digits',
         'phone_tail', 'address_key', 'house_number', 'postcode_key', 'city_key', 'birth_date',
         'national_id_key',
     ]) }}
@@ -114,12 +115,18 @@
 
 
 {#- 3 same address after folding provider quirks (gmail dots, +tags), 2 same mailbox at another
-    domain or one typo apart, 0 different. -#}
+    domain or one typo apart, 1 another mailbox at the same domain (a company's info@ and billing@),
+    0 different. A mailbox that only spells the person's name (john.smith@) at another domain is no
+    evidence beyond the names, which are compared on their own: that pair is null, so two namesakes
+    are not matched on their names twice. -#}
 {% macro compare_email() -%}
     case
         when email_key_l is null or email_key_r is null then null
         when email_key_l = email_key_r then 3
-        when email_local_l = email_local_r or {{ within_one_edit('email_key_l', 'email_key_r') }} then 2
+        when {{ within_one_edit('email_key_l', 'email_key_r') }} then 2
+        when email_local_l = email_local_r and (is_email_local_name_l or is_email_local_name_r) then null
+        when email_local_l = email_local_r then 2
+        when email_domain_l = email_domain_r then 1
         else 0
     end
 {%- endmacro %}

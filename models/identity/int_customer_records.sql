@@ -202,6 +202,16 @@ final as (
             as email_key,
         email_local,
         email_domain,
+        coalesce(
+            regexp_replace(email_local, '[^a-z]', '', 'g') in (
+                replace(first_name_key || last_name_key, ' ', ''),
+                replace(last_name_key || first_name_key, ' ', ''),
+                replace(left(first_name_key, 1) || last_name_key, ' ', ''),
+                replace(first_name_key || left(last_name_key, 1), ' ', ''),
+                replace(last_name_key || left(first_name_key, 1), ' ', '')
+            ),
+            false
+        ) as is_email_local_name,
         phone_digits,
         right(phone_digits, 9) as phone_tail,
         address_folded as address_key,

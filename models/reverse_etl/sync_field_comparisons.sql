@@ -174,9 +174,13 @@ compared as (
             golden_values.golden_value is not null
             and lower(trim(golden_values.golden_value)) != coalesce(lower(trim(record_values.current_value)), '')
         ) as is_different,
+        -- a steward override (source 'steward:<who>') is a decision, not a dated copy: no target is newer
         coalesce(
-            record_times.last_changed_at > golden_source_times.last_changed_at
-            or (record_times.last_changed_at is not null and golden_source_times.last_changed_at is null),
+            golden_values.golden_source_record_id not like 'steward:%'
+            and (
+                record_times.last_changed_at > golden_source_times.last_changed_at
+                or (record_times.last_changed_at is not null and golden_source_times.last_changed_at is null)
+            ),
             false
         ) as is_target_newer
     from record_values
