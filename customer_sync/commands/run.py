@@ -90,7 +90,7 @@ def _schedule(settings: Settings, db: database.Database, interval: float, as_jso
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        info(f"received signal {signum}: stopping after the current step", as_json)
+        info(f"received signal {signum}: stopping after the current cycle", as_json)
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}

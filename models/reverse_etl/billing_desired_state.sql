@@ -1,17 +1,18 @@
 -- Billing (Stripe) as the golden record wants it: one row per customer and mapped parameter, named as
 -- the form-encoded update takes it (address[line1], metadata[golden_id]), next to the value as landed.
+{#- (field, native parameter, entity type it is for or none for both, landed column) #}
 {%- set field_map = [
-    ('golden_id', 'metadata[golden_id]', 'metadata__golden_id', none),
-    ('full_name', 'name', 'name', 'person'),
-    ('company_name', 'name', 'name', 'company'),
-    ('email', 'email', 'email', none),
-    ('phone', 'phone', 'phone', none),
-    ('address_line1', 'address[line1]', 'address__line1', none),
-    ('address_line2', 'address[line2]', 'address__line2', none),
-    ('city', 'address[city]', 'address__city', none),
-    ('postcode', 'address[postal_code]', 'address__postal_code', none),
-    ('region', 'address[state]', 'address__state', none),
-    ('country_code', 'address[country]', 'address__country', none),
+    ('golden_id', 'metadata[golden_id]', none, 'metadata__golden_id'),
+    ('full_name', 'name', 'person', 'name'),
+    ('company_name', 'name', 'company', 'name'),
+    ('email', 'email', none, 'email'),
+    ('phone', 'phone', none, 'phone'),
+    ('address_line1', 'address[line1]', none, 'address__line1'),
+    ('address_line2', 'address[line2]', none, 'address__line2'),
+    ('city', 'address[city]', none, 'address__city'),
+    ('postcode', 'address[postal_code]', none, 'address__postal_code'),
+    ('region', 'address[state]', none, 'address__state'),
+    ('country_code', 'address[country]', none, 'address__country'),
 ] %}
 
 with
@@ -26,17 +27,7 @@ customers as (
 ),
 
 field_map as (
-    select *
-    from (
-        values
-        {% for field, native_field, raw_column, entity_type in field_map %}
-            (
-                '{{ field }}',
-                '{{ native_field }}',
-                {% if entity_type %}'{{ entity_type }}'{% else %}cast(null as text){% endif %}
-            ){% if not loop.last %},{% endif %}
-        {% endfor %}
-    ) as field_map (field, native_field, entity_type)
+    {{ sync_field_map_values(field_map, ['field', 'native_field', 'entity_type']) }}
 ),
 
 landed_values as (
@@ -49,7 +40,7 @@ landed_values as (
     cross join
         lateral (
             values
-            {% for field, native_field, raw_column, entity_type in field_map %}
+            {% for field, native_field, entity_type, raw_column in field_map %}
                 {%- if native_field != 'name' or entity_type == 'person' %}
                     ('{{ native_field }}', cast(customers.{{ raw_column }} as text)){% if not loop.last %},{% endif %}
                 {%- endif %}
@@ -58,41 +49,12 @@ landed_values as (
 ),
 
 mapped as (
-    select
-        comparisons.*,
-        field_map.native_field
-    from comparisons
-    inner join field_map
-        on
-            comparisons.field = field_map.field
-            and (field_map.entity_type is null or comparisons.entity_type = field_map.entity_type)
+    {{ sync_mapped_comparisons(keyed_by='entity_type') }}
 ),
 
 final as (
-    select
-        mapped.target_system,
-        mapped.object_type,
-        mapped.record_id,
-        mapped.source_record_id,
-        mapped.customer_id,
-        mapped.field,
-        mapped.native_field,
-        mapped.owned_by,
-        -- Stripe takes strings; address[country] is ISO alpha-2, which the golden country code already is
-        mapped.golden_value as desired_value,
-        landed_values.landed_value,
-        landed_values.landed_load_id,
-        mapped.golden_value,
-        mapped.current_value,
-        mapped.is_different,
-        mapped.is_target_newer,
-        mapped.is_hub_write,
-        mapped.source_updated_at as landed_updated_at
-    from mapped
-    left join landed_values
-        on
-            mapped.source_record_id = landed_values.source_record_id
-            and mapped.native_field = landed_values.native_field
+    -- Stripe takes strings; address[country] is ISO alpha-2, which the golden country code already is
+    {{ desired_state_final(keyed_by='entity_type', desired_value='mapped.golden_value') }}
 )
 
 select * from final

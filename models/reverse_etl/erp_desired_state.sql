@@ -33,17 +33,7 @@ countries as (
 ),
 
 field_map as (
-    select *
-    from (
-        values
-        {% for field, native_field, entity_type in field_map %}
-            (
-                '{{ field }}',
-                '{{ native_field }}',
-                {% if entity_type %}'{{ entity_type }}'{% else %}cast(null as text){% endif %}
-            ){% if not loop.last %},{% endif %}
-        {% endfor %}
-    ) as field_map (field, native_field, entity_type)
+    {{ sync_field_map_values(field_map, ['field', 'native_field', 'entity_type']) }}
 ),
 
 landed_values as (
@@ -63,14 +53,7 @@ landed_values as (
 ),
 
 mapped as (
-    select
-        comparisons.*,
-        field_map.native_field
-    from comparisons
-    inner join field_map
-        on
-            comparisons.field = field_map.field
-            and (field_map.entity_type is null or comparisons.entity_type = field_map.entity_type)
+    {{ sync_mapped_comparisons(keyed_by='entity_type') }}
 ),
 
 -- many2one: Odoo stores the country as a res_country id; a code the ERP does not know gives no value
@@ -89,29 +72,7 @@ desired as (
 ),
 
 final as (
-    select
-        desired.target_system,
-        desired.object_type,
-        desired.record_id,
-        desired.source_record_id,
-        desired.customer_id,
-        desired.field,
-        desired.native_field,
-        desired.owned_by,
-        desired.desired_value,
-        landed_values.landed_value,
-        landed_values.landed_load_id,
-        desired.golden_value,
-        desired.current_value,
-        desired.is_different,
-        desired.is_target_newer,
-        desired.is_hub_write,
-        desired.source_updated_at as landed_updated_at
-    from desired
-    left join landed_values
-        on
-            desired.source_record_id = landed_values.source_record_id
-            and desired.native_field = landed_values.native_field
+    {{ desired_state_final(keyed_by='entity_type', relation='desired') }}
 )
 
 select * from final

@@ -25,13 +25,7 @@ organizations as (
 ),
 
 field_map as (
-    select *
-    from (
-        values
-        {% for object_type, field, native_field in field_map %}
-            ('{{ object_type }}', '{{ field }}', '{{ native_field }}'){% if not loop.last %},{% endif %}
-        {% endfor %}
-    ) as field_map (object_type, field, native_field)
+    {{ sync_field_map_values(field_map, ['object_type', 'field', 'native_field']) }}
 ),
 
 landed_values as (
@@ -56,42 +50,12 @@ landed_values as (
 ),
 
 mapped as (
-    select
-        comparisons.*,
-        field_map.native_field
-    from comparisons
-    inner join field_map
-        on
-            comparisons.object_type = field_map.object_type
-            and comparisons.field = field_map.field
+    {{ sync_mapped_comparisons(keyed_by='object_type') }}
 ),
 
 final as (
-    select
-        mapped.target_system,
-        mapped.object_type,
-        mapped.record_id,
-        mapped.source_record_id,
-        mapped.customer_id,
-        mapped.field,
-        mapped.native_field,
-        mapped.owned_by,
-        -- phones are E.164 as Zendesk stores them; external_id carries the golden id as is
-        mapped.golden_value as desired_value,
-        landed_values.landed_value,
-        landed_values.landed_load_id,
-        mapped.golden_value,
-        mapped.current_value,
-        mapped.is_different,
-        mapped.is_target_newer,
-        mapped.is_hub_write,
-        mapped.source_updated_at as landed_updated_at
-    from mapped
-    left join landed_values
-        on
-            mapped.object_type = landed_values.object_type
-            and mapped.source_record_id = landed_values.source_record_id
-            and mapped.native_field = landed_values.native_field
+    -- phones are E.164 as Zendesk stores them; external_id carries the golden id as is
+    {{ desired_state_final(keyed_by='object_type', desired_value='mapped.golden_value') }}
 )
 
 select * from final

@@ -11,32 +11,7 @@ base as (
 final as (
 
     select
-        record_id,
-        source_system,
-        source_table,
-        source_record_id,
-        entity_type,
-        first_name,
-        last_name,
-        full_name,
-        email,
-        is_email_valid,
-        phone,
-        is_phone_valid,
-        company_name,
-        address_line1,
-        address_line2,
-        city,
-        postcode,
-        region,
-        country_code,
-        birth_date,
-        national_id,
-        golden_id_in_source,
-        is_deleted,
-        source_created_at,
-        source_updated_at,
-        loaded_at
+        {{ canonical_record_columns() }}
     from base
 
 )
