@@ -451,6 +451,22 @@ def test_support_bulk_job_goes_queued_working_completed(sims: Simulators) -> Non
     assert job_writes and sorted(job_writes[-1]["changed"]) == sorted(str(r["id"]) for r in job["results"])
 
 
+def test_support_bulk_endpoints_refuse_more_than_100_items(sims: Simulators) -> None:
+    users = sims.records("support", "users")
+    too_many = {"users": [{"id": users[0]["id"], "notes": f"n{i}"} for i in range(101)]}
+    refused = requests.put(
+        sims.url("support") + "/api/v2/users/update_many", json=too_many, headers=zendesk_auth(sims)
+    )
+    assert refused.status_code == 400 and refused.json()["error"] == "InvalidValue"
+    ids = ",".join(str(n) for n in range(1, 102))
+    shown = requests.get(
+        sims.url("support") + f"/api/v2/users/show_many?ids={ids}", headers=zendesk_auth(sims)
+    )
+    assert shown.status_code == 400 and shown.json()["error"] == "InvalidValue"
+    # the refused request changed nothing
+    assert sims.records("support", "users")[0]["notes"] == users[0]["notes"]
+
+
 def test_support_limits_jobs_and_per_user_writes(restore: Simulators) -> None:
     sims = restore
     sims.set_config("support", support_max_jobs=2, job_step_ms=5000, support_user_writes_per_min=5)
