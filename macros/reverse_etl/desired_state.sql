@@ -97,3 +97,30 @@
             {%- endif %}
             and {{ relation }}.native_field = landed_values.native_field
 {%- endmacro %}
+
+
+{#-
+    Body of a <target>_desired_state model's `landed_values` CTE for targets keyed by object type (crm,
+    support): one row per landed record and mapped native field, read from the CTE named like the object
+    type; `column_prefix` is what dlt put before the native field's column (crm: properties__).
+-#}
+{% macro landed_values_by_object_type(field_map, object_types, column_prefix='') -%}
+    {% for object_type in object_types %}
+        select
+            '{{ object_type }}' as object_type,
+            cast({{ object_type }}.id as text) as source_record_id,
+            cast({{ object_type }}._dlt_load_id as text) as landed_load_id,
+            landed.native_field,
+            landed.landed_value
+        from {{ object_type }}
+        cross join
+            lateral (
+                values
+                {% for mapped_object, field, native_field in field_map if mapped_object == object_type %}
+                    ('{{ native_field }}', cast({{ object_type }}.{{ column_prefix }}{{ native_field }} as text))
+                    {%- if not loop.last %},{% endif %}
+                {% endfor %}
+            ) as landed (native_field, landed_value)
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+{%- endmacro %}

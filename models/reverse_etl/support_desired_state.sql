@@ -29,24 +29,7 @@ field_map as (
 ),
 
 landed_values as (
-    {% for object_type in ['users', 'organizations'] %}
-        select
-            '{{ object_type }}' as object_type,
-            cast({{ object_type }}.id as text) as source_record_id,
-            cast({{ object_type }}._dlt_load_id as text) as landed_load_id,
-            landed.native_field,
-            landed.landed_value
-        from {{ object_type }}
-        cross join
-            lateral (
-                values
-                {% for mapped_object, field, native_field in field_map if mapped_object == object_type %}
-                    ('{{ native_field }}', cast({{ object_type }}.{{ native_field }} as text))
-                    {%- if not loop.last %},{% endif %}
-                {% endfor %}
-            ) as landed (native_field, landed_value)
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    {{ landed_values_by_object_type(field_map, ['users', 'organizations']) }}
 ),
 
 mapped as (
