@@ -20,29 +20,25 @@
 
 {#-
     Greek and Cyrillic letters spelled in Latin letters (a simplified ELOT / BGN scheme), so that
-    "Ксения Стрелкова" and "Kseniya Strelkova" give the same key. Multi-letter spellings first
-    (replace), then one letter for one letter (translate); the hard and soft signs are dropped.
-    Upper-case letters are mapped too, so the result does not depend on the database's ctype.
+    "Ксения Стрелкова" and "Kseniya Strelkova" give the same key. Letters spelled with two or more
+    Latin letters are first marked (zh = ж followed by h, ts = ц followed by s, ya = y followed by я,
+    shch), then every letter is mapped to one Latin letter with translate(); the hard and soft signs
+    are dropped. Upper-case letters are mapped too, so the result does not depend on the database's
+    ctype. Kept shallow on purpose: a chain of replace() calls would nest too deep for linters.
 -#}
 {% macro transliterate_to_latin(expr) -%}
     {{ return(adapter.dispatch('transliterate_to_latin', 'customer_sync')(expr)) }}
 {%- endmacro %}
 
 {% macro default__transliterate_to_latin(expr) -%}
-    {%- set multi_letter = {
-        'щ': 'shch', 'ж': 'zh', 'х': 'kh', 'ц': 'ts', 'ч': 'ch', 'ш': 'sh', 'ю': 'yu', 'я': 'ya',
-        'ї': 'yi', 'є': 'ye', 'θ': 'th', 'χ': 'ch', 'ψ': 'ps',
-    } -%}
-    {%- set single_from = 'абвгдеёзийклмнопрстуфыэіґαάβγδεέζηήιίϊκλμνξοόπρσςτυύϋφωώ' -%}
-    {%- set single_to = 'abvgdeeziyklmnoprstufyeigaavgdeeziiiiiklmnxooprsstyyyfoo' -%}
-    {%- set dropped = 'ъь' -%}
-    {%- set ns = namespace(sql=expr) -%}
-    {%- for letter, latin in multi_letter.items() -%}
-        {%- set ns.sql = "replace(replace(" ~ ns.sql ~ ", '" ~ letter ~ "', '" ~ latin ~ "'), '"
-            ~ (letter | upper) ~ "', '" ~ latin ~ "')" -%}
-    {%- endfor -%}
-    translate({{ ns.sql }}, '{{ single_from }}{{ single_from | upper }}{{ dropped }}{{ dropped | upper }}',
-        '{{ single_to }}{{ single_to }}')
+    {%- set single_from = 'абвгдеёзийклмнопрстуфыэіґжшчхцюяїєαάβγδεέζηήιίϊκλμνξοόπρσςτυύϋφωώθχψ' -%}
+    {%- set single_to = 'abvgdeeziyklmnoprstufyeigzscktuaieaavgdeeziiiiiklmnxooprsstyyyfootcp' -%}
+    translate(regexp_replace(regexp_replace(regexp_replace(regexp_replace({{ expr }},
+        '[щЩ]', 'shch', 'g'),
+        '([жшчхθχЖШЧХΘΧ])', '\1h', 'g'),
+        '([цψЦΨ])', '\1s', 'g'),
+        '([юяїєЮЯЇЄ])', 'y\1', 'g'),
+        '{{ single_from }}{{ single_from | upper }}ъьЪЬ', '{{ single_to }}{{ single_to }}')
 {%- endmacro %}
 
 

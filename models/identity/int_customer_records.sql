@@ -59,18 +59,21 @@ classified as (
     'last_name': "null",
     'company_name': "full_name",
 } %}
+{%- set typed_columns = [] %}
+{%- for column in canonical_columns %}
+    {%- if column in company_by_name %}
+        {%- do typed_columns.append(
+            'case when is_company_by_name then ' ~ company_by_name[column] ~ ' else ' ~ column ~ ' end as ' ~ column
+        ) %}
+    {%- else %}
+        {%- do typed_columns.append(column) %}
+    {%- endif %}
+{%- endfor %}
 
 typed as (
 
     select
-        {% for column in canonical_columns -%}
-            {% if column in company_by_name -%}
-                case when is_company_by_name then {{ company_by_name[column] }} else {{ column }} end
-                    as {{ column }}{{ ',' if not loop.last }}
-            {% else -%}
-                {{ column }}{{ ',' if not loop.last }}
-            {% endif -%}
-        {% endfor %}
+        {{ typed_columns | join(',\n        ') }}
     from classified
 
 ),
@@ -82,6 +85,7 @@ folded as (
         {{ fold_for_matching('first_name') }} as first_name_folded,
         {{ fold_for_matching('last_name') }} as last_name_folded,
         {{ fold_for_matching('full_name') }} as full_name_folded,
+        {{ fold_for_matching("replace(full_name, '.', '')") }} as full_name_company_folded,
         {{ fold_for_matching("replace(company_name, '.', '')") }} as company_name_folded,
         {{ fold_for_matching("concat_ws(' ', address_line1, address_line2)") }} as address_folded,
         {{ fold_for_matching('city') }} as city_key,
@@ -122,10 +126,11 @@ company_names as (
         nullif(trim(regexp_replace(
             ' ' || case
                 when entity_type = 'company'
-                    then coalesce(company_name_folded, {{ fold_for_matching("replace(full_name, '.', '')") }})
+                    then coalesce(company_name_folded, full_name_company_folded)
                 else company_name_folded
             end || ' ',
-            ' (the|and|und|et|inc|incorporated|llc|llp|lp|ltd|limited|plc|corp|corporation|co|company|gmbh|ag|kg|se|sa|sas|sarl'
+            ' (the|and|und|et|inc|incorporated|llc|llp|lp|ltd|limited|plc|corp|corporation|co|company'
+            || '|gmbh|ag|kg|se|sa|sas|sarl'
             || '|srl|spa|bv|nv|pty|pte|oy|ab|as|aps|kk|group|holding|holdings'
             || '|eurl|sl|slu|ohg|ug|ooo|oao|zao|pao|ao|ike|ae|oe|epe)(?= )',
             ' ', 'g'
