@@ -1,24 +1,23 @@
 {#-
-    An address line: whitespace cleaned, all-capitals or all-lower-case lines put in title case, German
-    "-straße"/"-strasse" compounds shortened to "-str", and every word found in ref_address_abbreviations
-    (matched without case and trailing dot or comma) replaced by its abbreviation: "12 main street." and
-    "12 Main St" both become "12 Main St". `abbreviations` is a relation with columns word, abbreviation.
+    An address line: whitespace cleaned (clean_text), all-capitals or all-lower-case lines put in title
+    case (title_case_if_one_case), and, in this last step, German "-straße"/"-strasse" compounds shortened
+    to "-str" and every word found in ref_address_abbreviations (matched without case and trailing dot or
+    comma) replaced by its abbreviation: "12 main street." and "12 Main St" both become "12 Main St".
+    `cased_expr` is a column holding the line after the first two steps; `abbreviations` is a relation
+    with columns word, abbreviation.
 -#}
-{% macro standardize_address_line(expr, abbreviations) -%}
-    {{ return(adapter.dispatch('standardize_address_line', 'customer_sync')(expr, abbreviations)) }}
+{% macro standardize_address_line(cased_expr, abbreviations) -%}
+    {{ return(adapter.dispatch('standardize_address_line', 'customer_sync')(cased_expr, abbreviations)) }}
 {%- endmacro %}
 
-{% macro default__standardize_address_line(expr, abbreviations) -%}
+{% macro default__standardize_address_line(cased_expr, abbreviations) -%}
     {{ exceptions.raise_compiler_error(
         "standardize_address_line has no implementation for adapter " ~ adapter.type()
         ~ "; add one in macros/standardize/address.sql") }}
 {%- endmacro %}
 
-{% macro postgres__standardize_address_line(expr, abbreviations) -%}
-    {%- set cleaned = clean_text(expr) -%}
-    {%- set cased = 'case when ' ~ cleaned ~ ' = upper(' ~ cleaned ~ ') or ' ~ cleaned ~ ' = lower(' ~ cleaned
-        ~ ') then initcap(lower(' ~ cleaned ~ ')) else ' ~ cleaned ~ ' end' -%}
-    {%- set compounds = "regexp_replace(" ~ cased ~ ", '([[:alpha:]])(stra(ss|ß)e)([^[:alpha:]]|$)', '\\1str\\4', 'gi')" -%}
+{% macro postgres__standardize_address_line(cased_expr, abbreviations) -%}
+    {%- set compounds = "regexp_replace(" ~ cased_expr ~ ", '([[:alpha:]])(stra(ss|ß)e)([^[:alpha:]]|$)', '\\1str\\4', 'gi')" -%}
     (
         select string_agg(coalesce(abbreviations.abbreviation || tokens.trailing_punctuation, tokens.token), ' ' order by tokens.position)
         from (

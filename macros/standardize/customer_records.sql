@@ -4,6 +4,8 @@
     docs/contracts.md §4 with a `_raw` suffix). Ends with a CTE named `standardized`: the canonical
     columns, then the raw values and validity flags that stg_quarantined_records reads, then
     match-ready keys (email match key, folded names, nickname root, compact postcode).
+    The step CTEs are `materialized` (Postgres 12+): otherwise Postgres inlines them and expands each
+    reference to a column back into the expression behind it, evaluating it again every time.
 -#}
 {% macro standardized_customer_record_ctes(renamed='renamed') -%}
 
@@ -44,7 +46,7 @@ address_abbreviations as (
 ),
 
 {#- the record's country, from whatever spelling the source holds -#}
-with_country as (
+with_country as materialized (
 
     select
         {{ renamed }}.*,
@@ -65,53 +67,127 @@ with_country as (
 
 ),
 
-{#- each field cleaned on its own -#}
-cleaned as (
+{#-
+    Each field is cleaned in steps, one step per CTE: a step adds columns computed from the columns
+    of the step before, so every intermediate value is computed once and referred to by name.
+-#}
+
+{#- names: a leading honorific dropped -#}
+names_untitled as materialized (
 
     select
         *,
-        {{ standardize_email('email_raw') }} as email,
-        {{ phone_international_digits('phone_raw', 'calling_code', 'trunk_prefix', 'national_number_lengths') }}
-            as phone_digits,
-        {{ standardize_person_name('first_name_raw') }} as first_name_cleaned,
-        {{ standardize_person_name('last_name_raw') }} as last_name_cleaned,
-        {{ standardize_person_name('full_name_raw') }} as full_name_cleaned,
-        {{ clean_text('full_name_raw') }} as full_name_as_typed,
-        {{ clean_text('company_name_raw') }} as company_name_cleaned,
-        {{ standardize_address_line('address_line1_raw', 'address_abbreviations') }} as address_line1,
-        {{ standardize_address_line('address_line2_raw', 'address_abbreviations') }} as address_line2,
-        case
-            when {{ clean_text('city_raw') }} in (upper({{ clean_text('city_raw') }}), lower({{ clean_text('city_raw') }}))
-                then initcap(lower({{ clean_text('city_raw') }}))
-            else {{ clean_text('city_raw') }}
-        end as city,
-        {{ postcode_compact('postcode_raw', 'postcode_zero_pad_length') }} as postcode_compact,
-        {{ clean_text('region_raw') }} as region,
-        {{ parse_date('birth_date_raw', 'date_order') }} as birth_date,
-        {{ standardize_national_id('national_id_raw') }} as national_id
+        {{ drop_name_title('first_name_raw') }} as first_name_untitled,
+        {{ drop_name_title('last_name_raw') }} as last_name_untitled,
+        {{ drop_name_title('full_name_raw') }} as full_name_untitled
     from with_country
 
 ),
 
-{#- the calling code that starts the phone number (ITU codes are prefix-free: at most one matches) -#}
-with_phone_country as (
+{#- names: whitespace cleaned -#}
+names_trimmed as materialized (
 
     select
-        cleaned.*,
-        coalesce(code_3.calling_code, code_2.calling_code, code_1.calling_code) as phone_calling_code,
-        coalesce(code_3.national_number_lengths, code_2.national_number_lengths, code_1.national_number_lengths)
-            as phone_national_number_lengths
-    from cleaned
-    left join calling_codes as code_1
-        on left(cleaned.phone_digits, 1) = code_1.calling_code
-    left join calling_codes as code_2
-        on left(cleaned.phone_digits, 2) = code_2.calling_code
-    left join calling_codes as code_3
-        on left(cleaned.phone_digits, 3) = code_3.calling_code
+        *,
+        {{ clean_text('first_name_untitled') }} as first_name_trimmed,
+        {{ clean_text('last_name_untitled') }} as last_name_trimmed,
+        {{ clean_text('full_name_untitled') }} as full_name_trimmed,
+        {{ clean_text('full_name_raw') }} as full_name_as_typed,
+        {{ clean_text('company_name_raw') }} as company_name_cleaned
+    from names_untitled
 
 ),
 
-with_phone as (
+names_titled as materialized (
+
+    select
+        *,
+        initcap(lower(first_name_trimmed)) as first_name_titled,
+        initcap(lower(last_name_trimmed)) as last_name_titled,
+        initcap(lower(full_name_trimmed)) as full_name_titled
+    from names_trimmed
+
+),
+
+{#- names: proper case when typed in one case, else as typed -#}
+names_cased as materialized (
+
+    select
+        *,
+        {{ standardize_person_name('first_name_trimmed', 'first_name_titled') }} as first_name_cleaned,
+        {{ standardize_person_name('last_name_trimmed', 'last_name_titled') }} as last_name_cleaned,
+        {{ standardize_person_name('full_name_trimmed', 'full_name_titled') }} as full_name_cleaned
+    from names_titled
+
+),
+
+emails_cleaned as materialized (
+
+    select
+        *,
+        {{ standardize_email('email_raw') }} as email
+    from names_cased
+
+),
+
+emails_checked as materialized (
+
+    select
+        *,
+        {{ is_valid_email('email') }} as is_email_valid
+    from emails_cleaned
+
+),
+
+phones_unextended as materialized (
+
+    select
+        *,
+        {{ phone_without_extension('phone_raw') }} as phone_no_extension
+    from emails_checked
+
+),
+
+phones_dialled as materialized (
+
+    select
+        *,
+        {{ phone_dialled_digits('phone_no_extension') }} as phone_dialled_digits,
+        {{ phone_is_international('phone_no_extension') }} as phone_is_international
+    from phones_unextended
+
+),
+
+phones_international as materialized (
+
+    select
+        *,
+        {{ phone_international_digits(
+            'phone_dialled_digits', 'phone_is_international', 'calling_code', 'trunk_prefix', 'national_number_lengths'
+        ) }} as phone_digits
+    from phones_dialled
+
+),
+
+{#- the calling code that starts the phone number (ITU codes are prefix-free: at most one matches) -#}
+with_phone_country as materialized (
+
+    select
+        phones_international.*,
+        coalesce(code_3.calling_code, code_2.calling_code, code_1.calling_code) as phone_calling_code,
+        coalesce(code_3.national_number_lengths, code_2.national_number_lengths, code_1.national_number_lengths)
+            as phone_national_number_lengths
+    from phones_international
+    left join calling_codes as code_1
+        on left(phones_international.phone_digits, 1) = code_1.calling_code
+    left join calling_codes as code_2
+        on left(phones_international.phone_digits, 2) = code_2.calling_code
+    left join calling_codes as code_3
+        on left(phones_international.phone_digits, 3) = code_3.calling_code
+
+),
+
+with_phone as materialized (
 
     select
         *,
@@ -123,11 +199,112 @@ with_phone as (
 
 ),
 
+{#- addresses: whitespace cleaned -#}
+addresses_trimmed as materialized (
+
+    select
+        *,
+        {{ clean_text('address_line1_raw') }} as address_line1_trimmed,
+        {{ clean_text('address_line2_raw') }} as address_line2_trimmed,
+        {{ clean_text('city_raw') }} as city_trimmed,
+        {{ clean_text('region_raw') }} as region
+    from with_phone
+
+),
+
+{#- addresses: title case when typed in one case -#}
+addresses_cased as materialized (
+
+    select
+        *,
+        {{ title_case_if_one_case('address_line1_trimmed') }} as address_line1_cased,
+        {{ title_case_if_one_case('address_line2_trimmed') }} as address_line2_cased,
+        {{ title_case_if_one_case('city_trimmed') }} as city
+    from addresses_trimmed
+
+),
+
+{#- addresses: -straße compounds shortened, words abbreviated (Street -> St) -#}
+addresses_abbreviated as materialized (
+
+    select
+        *,
+        {{ standardize_address_line('address_line1_cased', 'address_abbreviations') }} as address_line1,
+        {{ standardize_address_line('address_line2_cased', 'address_abbreviations') }} as address_line2
+    from addresses_cased
+
+),
+
+postcodes_stripped as materialized (
+
+    select
+        *,
+        {{ postcode_without_separators('postcode_raw') }} as postcode_stripped
+    from addresses_abbreviated
+
+),
+
+postcodes_compacted as materialized (
+
+    select
+        *,
+        {{ postcode_compact('postcode_stripped', 'postcode_zero_pad_length') }} as postcode_compact
+    from postcodes_stripped
+
+),
+
+dates_normalized as materialized (
+
+    select
+        *,
+        {{ normalize_date_text('birth_date_raw') }} as birth_date_text
+    from postcodes_compacted
+
+),
+
+dates_rewritten as materialized (
+
+    select
+        *,
+        {{ date_text_to_ymd('birth_date_text', 'date_order') }} as birth_date_ymd
+    from dates_normalized
+
+),
+
+dates_split as materialized (
+
+    select
+        *,
+        {{ ymd_part('birth_date_ymd', 1) }} as birth_date_year,
+        {{ ymd_part('birth_date_ymd', 2) }} as birth_date_month,
+        {{ ymd_part('birth_date_ymd', 3) }} as birth_date_day
+    from dates_rewritten
+
+),
+
+dates_parsed as materialized (
+
+    select
+        *,
+        {{ calendar_date('birth_date_year', 'birth_date_month', 'birth_date_day') }} as birth_date
+    from dates_split
+
+),
+
+ids_cleaned as materialized (
+
+    select
+        *,
+        {{ standardize_national_id('national_id_raw') }} as national_id
+    from dates_parsed
+
+),
+
 {#-
     Persons: a full name alone is split ("Smith, John" is last-comma-first; otherwise the first word is
     the first name), a missing full name is first + last. Companies: the company name is the name.
 -#}
-with_names as (
+with_names as materialized (
 
     select
         *,
@@ -154,11 +331,11 @@ with_names as (
             when entity_type = 'company' then coalesce(company_name_cleaned, full_name_as_typed)
             else company_name_cleaned
         end as company_name
-    from with_phone
+    from ids_cleaned
 
 ),
 
-with_full_names as (
+with_full_names as materialized (
 
     select
         *,
@@ -171,17 +348,40 @@ with_full_names as (
 
 ),
 
-with_lookups as (
+{#- names folded for matching -#}
+names_folded as materialized (
 
     select
-        with_full_names.*,
-        {{ email_match_key('with_full_names.email', 'email_rules') }} as email_match_key,
-        {{ nickname_root('with_full_names.first_name', 'nicknames') }} as first_name_root
+        *,
+        {{ name_match_key('first_name') }} as first_name_match_key,
+        {{ name_match_key('last_name') }} as last_name_match_key,
+        {{ name_match_key('company_name') }} as company_name_match_key
     from with_full_names
+
+),
+
+{#- the key a first name is looked up by in ref_nicknames (the first token of its match key) -#}
+names_keyed as materialized (
+
+    select
+        *,
+        {{ nickname_lookup_key('first_name', 'first_name_match_key') }} as first_name_nickname_key
+    from names_folded
+
+),
+
+with_lookups as materialized (
+
+    select
+        names_keyed.*,
+        {{ email_match_key('names_keyed.email', 'email_rules', 'names_keyed.is_email_valid') }} as email_match_key,
+        {{ nickname_root('names_keyed.first_name', 'nicknames', 'names_keyed.first_name_nickname_key') }}
+            as first_name_root
+    from names_keyed
     left join email_rules
-        on {{ email_domain('with_full_names.email') }} = email_rules.domain
+        on {{ email_domain('names_keyed.email') }} = email_rules.domain
     left join nicknames
-        on {{ nickname_lookup_key('with_full_names.first_name') }} = nicknames.nickname
+        on names_keyed.first_name_nickname_key = nicknames.nickname
 
 ),
 
@@ -197,7 +397,7 @@ standardized as (
         last_name,
         full_name,
         email,
-        {{ is_valid_email('email') }} as is_email_valid,
+        is_email_valid,
         case when is_phone_valid then '+' || phone_digits end as phone,
         is_phone_valid,
         company_name,
@@ -235,9 +435,9 @@ standardized as (
         coalesce(birth_date > current_date or birth_date < date '1900-01-01', false) as is_birth_date_implausible,
         -- match-ready keys (identity may read them instead of deriving its own)
         email_match_key,
-        {{ name_match_key('first_name') }} as first_name_match_key,
-        {{ name_match_key('last_name') }} as last_name_match_key,
-        {{ name_match_key('company_name') }} as company_name_match_key,
+        first_name_match_key,
+        last_name_match_key,
+        company_name_match_key,
         first_name_root,
         postcode_compact as postcode_key
     from with_lookups

@@ -3,10 +3,14 @@
     Formats: ISO 2024-01-31 (with or without a time), 2024/01/31, 20240131, day-month-year or
     month-day-year with / . or - (a part above 12 decides; otherwise `date_order` 'mdy' of the record's
     country reads month first, every other order day first), "4 July 1965", "July 4, 1965", and epoch
-    milliseconds ("1572480000000", HubSpot's date properties).
+    milliseconds ("1572480000000", HubSpot's date properties). One step per macro, each fed a column
+    holding the previous step (standardized_customer_record_ctes): raw text -> normalize_date_text ->
+    date_text_to_ymd -> ymd_part (year, month, day) -> calendar_date.
 -#}
-{% macro parse_date(expr, date_order="'dmy'") -%}
-    {{ ymd_to_date(date_text_to_ymd(expr, date_order)) }}
+
+{#- The date text as the parser reads it: trimmed, lower case. -#}
+{% macro normalize_date_text(expr) -%}
+    lower(trim({{ expr }}))
 {%- endmacro %}
 
 
@@ -16,9 +20,12 @@
 {%- endmacro %}
 
 
-{#- The date text rewritten to 'y-m-d' (numbers, not zero-padded), or null when no format fits. -#}
-{% macro date_text_to_ymd(expr, date_order) -%}
-    {%- set s = "lower(trim(" ~ expr ~ "))" -%}
+{#-
+    The date text rewritten to 'y-m-d' (numbers, not zero-padded), or null when no format fits.
+    `text_expr` is a column holding normalize_date_text of the raw date.
+-#}
+{% macro date_text_to_ymd(text_expr, date_order="'dmy'") -%}
+    {%- set s = text_expr -%}
     {%- set dmy = "'^([0-9]{1,2})[./-]([0-9]{1,2})[./-]([0-9]{4})$'" -%}
     {%- set months = "'janfebmaraprmayjunjulaugsepoctnovdec'" -%}
     case
@@ -66,13 +73,22 @@
 {%- endmacro %}
 
 
-{#- A 'y-m-d' text as a date when it names a real calendar day (leap years included), else null. -#}
-{% macro ymd_to_date(ymd_expr) -%}
-    {%- set y = "cast(split_part(" ~ ymd_expr ~ ", '-', 1) as integer)" -%}
-    {%- set m = "cast(split_part(" ~ ymd_expr ~ ", '-', 2) as integer)" -%}
-    {%- set d = "cast(split_part(" ~ ymd_expr ~ ", '-', 3) as integer)" -%}
+{#- One part of a 'y-m-d' text as an integer: 1 the year, 2 the month, 3 the day. -#}
+{% macro ymd_part(ymd_expr, part) -%}
+    cast(split_part({{ ymd_expr }}, '-', {{ part }}) as integer)
+{%- endmacro %}
+
+
+{#-
+    The date of a year, month and day (integer columns, from ymd_part) when they name a real calendar
+    day (leap years included), else null.
+-#}
+{% macro calendar_date(year_expr, month_expr, day_expr) -%}
+    {%- set y = year_expr -%}
+    {%- set m = month_expr -%}
+    {%- set d = day_expr -%}
     case
-        when {{ ymd_expr }} is null then null
+        when {{ y }} is null or {{ m }} is null or {{ d }} is null then null
         when {{ m }} not between 1 and 12 or {{ d }} < 1 or {{ y }} < 1 then null
         when {{ d }} > case
             when {{ m }} in (4, 6, 9, 11) then 30

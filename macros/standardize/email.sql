@@ -25,11 +25,12 @@
     provider is unknown): its canonical_domain replaces the domain (googlemail.com -> gmail.com), its
     ignores_dots drops dots from the local part, its strips_plus_tags drops a "+tag". Unknown providers
     keep the address as it is, since for them a +tag or a dot may be a different mailbox. Invalid emails
-    have no key.
+    have no key. Pass `is_valid_expr` (a column already holding is_valid_email of the email) to reuse it
+    instead of checking the email again.
 -#}
-{% macro email_match_key(email_expr, rules='email_rules') -%}
+{% macro email_match_key(email_expr, rules='email_rules', is_valid_expr=none) -%}
     case
-        when {{ is_valid_email(email_expr) }} then
+        when {{ is_valid_expr or is_valid_email(email_expr) }} then
             case
                 when coalesce({{ rules }}.ignores_dots, false)
                     then replace(

@@ -10,25 +10,37 @@
 {%- endmacro %}
 
 
+{#- The digits dialled: the phone text without extension, a "(0)" trunk hint dropped, digits only. -#}
+{% macro phone_dialled_digits(no_extension_expr) -%}
+    {{ regex_replace_all(regex_replace_all(no_extension_expr, "'\\(0\\)'", "''"), "'[^0-9]'", "''") }}
+{%- endmacro %}
+
+
+{#- Whether the phone text (without extension) is written internationally: a + before its first digit. -#}
+{% macro phone_is_international(no_extension_expr) -%}
+    {{ regex_matches(no_extension_expr, "'^[^0-9]*\\+'") }}
+{%- endmacro %}
+
+
 {#-
     The digits of an international phone number (calling code + national number, no +) or null when
     the number cannot be placed: "+44 (0)20 ..." and "0044 20 ..." are international already; otherwise
     the number is national in the record's country, its trunk prefix (0 in most countries, 1 in North
     America) dropped when what remains has a valid length, and the country's calling code put in front.
+    `digits_expr` (phone_dialled_digits) and `is_international_expr` (phone_is_international) are
+    columns computed from the phone text without its extension (phone_without_extension).
 -#}
-{% macro phone_international_digits(phone_expr, calling_code, trunk_prefix, national_lengths) -%}
-    {%- set no_extension = phone_without_extension(phone_expr) -%}
-    {%- set digits = regex_replace_all(regex_replace_all(no_extension, "'\\(0\\)'", "''"), "'[^0-9]'", "''") -%}
+{% macro phone_international_digits(digits_expr, is_international_expr, calling_code, trunk_prefix, national_lengths) -%}
     case
-        when {{ regex_matches(no_extension, "'^[^0-9]*\\+'") }} then nullif({{ digits }}, '')
-        when {{ digits }} like '00%' then nullif(substr({{ digits }}, 3), '')
-        when {{ calling_code }} = '1' and {{ digits }} like '011%' then nullif(substr({{ digits }}, 4), '')
-        when {{ calling_code }} is null or {{ digits }} = '' then null
+        when {{ is_international_expr }} then nullif({{ digits_expr }}, '')
+        when {{ digits_expr }} like '00%' then nullif(substr({{ digits_expr }}, 3), '')
+        when {{ calling_code }} = '1' and {{ digits_expr }} like '011%' then nullif(substr({{ digits_expr }}, 4), '')
+        when {{ calling_code }} is null or {{ digits_expr }} = '' then null
         when coalesce({{ trunk_prefix }}, '') <> ''
-            and {{ digits }} like {{ trunk_prefix }} || '%'
-            and {{ is_length_in_list('substr(' ~ digits ~ ', length(' ~ trunk_prefix ~ ') + 1)', national_lengths) }}
-            then {{ calling_code }} || substr({{ digits }}, length({{ trunk_prefix }}) + 1)
-        else {{ calling_code }} || {{ digits }}
+            and {{ digits_expr }} like {{ trunk_prefix }} || '%'
+            and {{ is_length_in_list('substr(' ~ digits_expr ~ ', length(' ~ trunk_prefix ~ ') + 1)', national_lengths) }}
+            then {{ calling_code }} || substr({{ digits_expr }}, length({{ trunk_prefix }}) + 1)
+        else {{ calling_code }} || {{ digits_expr }}
     end
 {%- endmacro %}
 

@@ -6,16 +6,25 @@
     CA "K1A0B1" -> "K1A 0B1", US "123456789" -> "12345-6789").
 -#}
 
-{% macro postcode_compact(expr, zero_pad_length) -%}
-    {%- set compact = "upper(" ~ regex_replace_all(
+{#- The postcode upper case without spaces, dots or hyphens, an old country prefix ("D-") dropped. -#}
+{% macro postcode_without_separators(expr) -%}
+    upper({{ regex_replace_all(
         regex_replace_all("trim(" ~ expr ~ ")", "'^[A-Za-z]{1,3}-([0-9])'", "'\\1'"),
-        "'[[:space:].-]+'", "''") ~ ")" -%}
+        "'[[:space:].-]+'", "''") }})
+{%- endmacro %}
+
+
+{#-
+    The compact postcode: `stripped_expr` (a column holding postcode_without_separators) zero-padded to
+    the country's length when digits only; blank is null.
+-#}
+{% macro postcode_compact(stripped_expr, zero_pad_length) -%}
     case
         when {{ zero_pad_length }} is not null
-            and {{ regex_matches(compact, "'^[0-9]+$'") }}
-            and length({{ compact }}) < {{ zero_pad_length }}
-            then lpad({{ compact }}, cast({{ zero_pad_length }} as integer), '0')
-        else nullif({{ compact }}, '')
+            and {{ regex_matches(stripped_expr, "'^[0-9]+$'") }}
+            and length({{ stripped_expr }}) < {{ zero_pad_length }}
+            then lpad({{ stripped_expr }}, cast({{ zero_pad_length }} as integer), '0')
+        else nullif({{ stripped_expr }}, '')
     end
 {%- endmacro %}
 

@@ -4,6 +4,21 @@
 {%- endmacro %}
 
 
+{#- Whether text was typed in one case: all capitals or all lower case (null stays null). -#}
+{% macro is_one_case(expr) -%}
+    {{ expr }} in (upper({{ expr }}), lower({{ expr }}))
+{%- endmacro %}
+
+
+{#-
+    Text typed in one case put in title case (initcap: capital after any non-letter); mixed-case text
+    kept as typed. Pass a column: the expression is referenced several times.
+-#}
+{% macro title_case_if_one_case(expr) -%}
+    case when {{ is_one_case(expr) }} then initcap(lower({{ expr }})) else {{ expr }} end
+{%- endmacro %}
+
+
 {#-
     Lower-cased text with accents folded without the unaccent extension (translate() with a mapping of
     accented Latin letters), ligatures spelled out, apostrophes dropped, other punctuation turned into
