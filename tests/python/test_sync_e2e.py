@@ -149,6 +149,39 @@ def test_first_cycle_writes_golden_ids_and_hub_values(world: SyncWorld, first_cy
         assert not doubles, f"{system}: records written more than once: {doubles}"
 
 
+def test_every_built_model_and_column_is_documented(world: SyncWorld, first_cycle: dict[str, Any]) -> None:
+    """Each model the cycle built has a description, and so has every column its table or view has."""
+    from customer_sync.dbt_runner import dbt_paths
+
+    target_path, _ = dbt_paths(world.settings)
+    manifest = json.loads((target_path / "manifest.json").read_text())
+    columns_of: dict[tuple[str, str], set[str]] = {}
+    for schema, table, column in world.query(
+        "select table_schema, table_name, column_name from information_schema.columns"
+    ):
+        columns_of.setdefault((schema, table), set()).add(column)
+    undocumented = []
+    checked = 0
+    for node in manifest["nodes"].values():
+        if node["resource_type"] not in ("model", "snapshot") or not node["config"].get("enabled", True):
+            continue
+        relation = (node["schema"], node["alias"])
+        if relation not in columns_of:
+            continue
+        checked += 1
+        if not node.get("description", "").strip():
+            undocumented.append(node["name"])
+        documented = {name for name, col in node["columns"].items() if col.get("description", "").strip()}
+        if node["resource_type"] == "snapshot":
+            # a snapshot copies its model's columns: those are documented on the model
+            for parent in node["depends_on"]["nodes"]:
+                parent_columns = manifest["nodes"][parent]["columns"]
+                documented |= {n for n, col in parent_columns.items() if col.get("description", "").strip()}
+        undocumented += [f"{node['name']}.{c}" for c in sorted(columns_of[relation] - documented)]
+    assert checked >= 30, f"only {checked} built models found in the manifest"
+    assert not undocumented, f"undocumented: {undocumented}"
+
+
 def test_two_syncs_of_one_target_one_is_refused(world: SyncWorld, first_cycle: dict[str, Any]) -> None:
     env = {
         **os.environ,
