@@ -169,7 +169,9 @@ class Service:
         self.admin.add("POST", "/_admin/edit", self._admin_edit)
         self.routes()
 
-    # --- to implement -------------------------------------------------------------------------------
+    # --- hooks each service implements (crm.py, billing.py, support.py) ------------------------------
+    # The base class serves HTTP, faults, latency and the write log; what a route, a token check, a
+    # limit or an error body looks like is the service's own, so these raise until a subclass defines them.
 
     def routes(self) -> None:
         raise NotImplementedError
