@@ -107,14 +107,14 @@ def plan_target(
             # an earlier write may have landed since, or the golden record changed: nothing left to do
             closed.append((op, "skipped", "no longer in the plan (target already current or golden changed)"))
     new_ops = []
-    for key, op in wanted.items():
-        if parked.get(key) == op.new_values:
+    for op in wanted.values():
+        reason = _not_to_send(op, parked, applied)
+        if reason == "parked":
             plan.held_parked += 1
-            continue
-        if op.landed_load_id is not None and applied.get(key) == (op.new_values, op.landed_load_id):
+        elif reason == "applied":
             plan.already_applied += 1
-            continue
-        new_ops.append(op)
+        else:
+            new_ops.append(op)
     ledger.finish(conn, closed)
     ledger.adopt(conn, run_id, adopted)
     ledger.insert_operations(conn, run_id, new_ops)
@@ -130,6 +130,20 @@ def plan_target(
     return plan
 
 
+def _not_to_send(
+    op: Operation,
+    parked: dict[tuple[str, str], dict[str, str]],
+    applied: dict[tuple[str, str], tuple[dict[str, str], str | None]],
+) -> str | None:
+    """Why a wanted operation is not sent: 'parked' (the same values wait for a person), 'applied' (already
+    written to the very landed copy it was planned from), or None when it is to be sent."""
+    if parked.get(op.key) == op.new_values:
+        return "parked"
+    if op.landed_load_id is not None and applied.get(op.key) == (op.new_values, op.landed_load_id):
+        return "applied"
+    return None
+
+
 def preview(conn: psycopg2.extensions.connection, target: str, sample: int = 5) -> dict[str, object]:
     """The dry-run view of a target: counts per field and a sample of operations; writes nothing.
 
@@ -138,12 +152,7 @@ def preview(conn: psycopg2.extensions.connection, target: str, sample: int = 5) 
     """
     parked = ledger.parked_keys(conn, target)
     applied = ledger.last_applied(conn, target)
-    ops = [
-        op
-        for op in read_changes(conn, target)
-        if parked.get(op.key) != op.new_values
-        and (op.landed_load_id is None or applied.get(op.key) != (op.new_values, op.landed_load_id))
-    ]
+    ops = [op for op in read_changes(conn, target) if _not_to_send(op, parked, applied) is None]
     by_field: dict[str, int] = {}
     by_object: dict[str, int] = {}
     for op in ops:
