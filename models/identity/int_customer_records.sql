@@ -41,7 +41,7 @@ live_records as (
 
 -- a person record without a company name whose full name reads like a company (it has a legal form)
 -- is a company, as staging decides for billing names: a source may keep company customers as names
-classified as (
+classified as materialized (
 
     select
         *,
@@ -70,7 +70,7 @@ classified as (
     {%- endif %}
 {%- endfor %}
 
-typed as (
+typed as materialized (
 
     select
         {{ typed_columns | join(',\n        ') }}
@@ -78,7 +78,7 @@ typed as (
 
 ),
 
-folded as (
+folded as materialized (
 
     select
         *,
@@ -98,7 +98,7 @@ folded as (
 ),
 
 -- a person with only a full name gets first = first token, last = the rest
-person_names as (
+person_names as materialized (
 
     select
         *,
@@ -119,7 +119,7 @@ person_names as (
 
 -- legal forms (Inc, GmbH, Pty Ltd ...) and connectors (& / and) say nothing about which company it is;
 -- dots are dropped first so that S.p.A. and B.V. read as the legal forms spa and bv
-company_names as (
+company_names as materialized (
 
     select
         *,
@@ -139,7 +139,7 @@ company_names as (
 
 ),
 
-email_parts as (
+email_parts as materialized (
 
     select
         *,
@@ -153,7 +153,7 @@ email_parts as (
 ),
 
 -- the provider ignores dots (gmail) and +tags: fold them away for the match key only
-email_keys as (
+email_keys as materialized (
 
     select
         *,
@@ -165,7 +165,7 @@ email_keys as (
 
 ),
 
-with_nickname_roots as (
+with_nickname_roots as materialized (
 
     select
         email_keys.*,
@@ -177,7 +177,7 @@ with_nickname_roots as (
 ),
 
 -- the name that identifies the record: the person's first and last name, or the company's name
-with_name_keys as (
+with_name_keys as materialized (
 
     select
         *,
