@@ -18,7 +18,7 @@
 {% macro matching_record_columns() -%}
     {{ return([
         'record_id', 'entity_type', 'first_name_key', 'first_name_root', 'last_name_key', 'last_name_soundex',
-        'name_key', 'is_name_latin', 'name_tokens_sorted', 'company_key', 'email_key', 'email_local', 'email_domain',
+        'name_key', 'is_name_latin', 'name_tokens_sorted', 'name_frequency', 'name_frequency_typical', 'company_key', 'email_key', 'email_local', 'email_domain',
         'is_email_local_name', 'phone_digits',
         'phone_tail', 'address_key', 'house_number', 'postcode_key', 'city_key', 'birth_date',
         'national_id_key',
@@ -58,6 +58,28 @@
     {%- for comparison in matching_comparisons() %}
     {{ context['compare_' ~ comparison]() }} as {{ comparison }}_level{{ ',' if not loop.last }}
     {%- endfor %}
+{%- endmacro %}
+
+
+{#-
+    Term-frequency adjustment of an exact name agreement (persons: same first and last name; companies:
+    same name): log2(typical name frequency / this name's frequency), read from the pair's
+    name_frequency_ratio. Two "James Smith" records are weaker evidence than two "Ottoline Quist"
+    records, which the per-level weights (estimated over all names) cannot tell apart. Capped above at
+    var('name_frequency_weight_cap') so that a rare name alone never outweighs a contradiction; 0 for
+    any other pair.
+-#}
+{% macro name_frequency_weight(relation) -%}
+    case
+        when {{ relation }}.name_frequency_ratio > 0
+            and (
+                ({{ relation }}.entity_type = 'person'
+                    and {{ relation }}.first_name_level = 4 and {{ relation }}.last_name_level = 4)
+                or ({{ relation }}.entity_type = 'company' and {{ relation }}.company_name_level = 3)
+            )
+            then least(ln({{ relation }}.name_frequency_ratio) / ln(2), {{ var('name_frequency_weight_cap') }})
+        else 0
+    end
 {%- endmacro %}
 
 
@@ -118,11 +140,14 @@
     domain or one typo apart, 1 another mailbox at the same domain (a company's info@ and billing@),
     0 different. A mailbox that only spells the person's name (john.smith@) at another domain is no
     evidence beyond the names, which are compared on their own: that pair is null, so two namesakes
-    are not matched on their names twice. -#}
+    are not matched on their names twice. So are two different mailboxes that both spell the name
+    (kerryluna@ / kerryluna2@, charles_valencia@ / charlesvalencia@): providers number namesakes
+    apart, so one edit between them says nothing about being the same person. -#}
 {% macro compare_email() -%}
     case
         when email_key_l is null or email_key_r is null then null
         when email_key_l = email_key_r then 3
+        when is_email_local_name_l and is_email_local_name_r and email_local_l <> email_local_r then null
         when {{ within_one_edit('email_key_l', 'email_key_r') }} then 2
         when email_local_l = email_local_r and (is_email_local_name_l or is_email_local_name_r) then null
         when email_local_l = email_local_r then 2

@@ -36,6 +36,10 @@ compared as (
         entity_type_l as entity_type,
         blocking_rules,
         is_name_swapped,
+        case
+            when name_tokens_sorted_l = name_tokens_sorted_r
+                then name_frequency_typical_l / nullif(greatest(name_frequency_l, name_frequency_r), 0)
+        end as name_frequency_ratio,
         {{ comparison_levels() }}
     from paired
 

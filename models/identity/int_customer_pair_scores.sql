@@ -1,6 +1,7 @@
 {#-
     Every candidate pair scored: per comparison its level and match weight, and the total match weight
-    (prior + the sum of the level weights; a missing value adds nothing) with its match probability.
+    (prior + the sum of the level weights + the name frequency adjustment; a missing value adds nothing)
+    with its match probability.
 -#}
 {%- set comparisons = matching_comparisons() -%}
 
@@ -39,6 +40,7 @@ weighted as (
             comparisons.{{ comparison }}_level,
             coalesce(weight_{{ comparison }}.match_weight, 0) as {{ comparison }}_weight,
         {% endfor %}
+        {{ name_frequency_weight('comparisons') }} as name_frequency_weight,
         priors.prior_match_weight
     from comparisons
     inner join priors
@@ -59,7 +61,7 @@ summed as (
         *,
         prior_match_weight
         {% for comparison in comparisons %}+ {{ comparison }}_weight
-        {% endfor %}as match_weight
+        {% endfor %}+ name_frequency_weight as match_weight
     from weighted
 
 ),

@@ -189,7 +189,7 @@ with_name_keys as materialized (
 
 ),
 
-final as (
+keyed as (
 
     select
         {{ canonical_columns | join(',\n        ') }},
@@ -225,6 +225,51 @@ final as (
         city_key,
         national_id_key
     from with_name_keys
+
+),
+
+-- how common the record's name is among the records of its entity type (the names' term frequency)
+name_counts as (
+
+    select
+        *,
+        case
+            when name_tokens_sorted is not null
+                then count(*) over (partition by entity_type, name_tokens_sorted)
+        end as records_with_name,
+        count(name_tokens_sorted) over (partition by entity_type) as records_named
+    from keyed
+
+),
+
+final as (
+
+    select
+        {{ canonical_columns | join(',\n        ') }},
+        first_name_key,
+        first_name_root,
+        last_name_key,
+        last_name_soundex,
+        name_key,
+        is_name_latin,
+        name_tokens_sorted,
+        name_initials,
+        name_token_prefixes,
+        records_with_name::double precision / nullif(records_named, 0) as name_frequency,
+        avg(records_with_name) over (partition by entity_type) / nullif(records_named, 0) as name_frequency_typical,
+        company_key,
+        email_key,
+        email_local,
+        email_domain,
+        is_email_local_name,
+        phone_digits,
+        phone_tail,
+        address_key,
+        house_number,
+        postcode_key,
+        city_key,
+        national_id_key
+    from name_counts
 
 )
 

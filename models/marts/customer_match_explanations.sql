@@ -1,6 +1,6 @@
 {#-
-    Why two records were matched: for each pair in int_customer_matches, one row per comparison with
-    its level, the level's label and its match weight (from int_customer_pair_scores and the model's
+    Why two records were matched: for each pair in int_customer_matches, one row per comparison (and
+    one for the name frequency adjustment) with its level, the level's label and its match weight (from int_customer_pair_scores and the model's
     parameters), next to the pair's total weight and probability and whether the pair ended in the same
     customer (a conflict split can separate a matched pair). Steward must-match pairs that were never
     candidate pairs have null levels and weights.
@@ -51,8 +51,24 @@ pair_comparisons as (
             on
                 matches.record_id_l = scores.record_id_l
                 and matches.record_id_r = scores.record_id_r
-        {% if not loop.last %}union all{% endif %}
+        union all
     {% endfor %}
+    -- how common the shared name is: the term-frequency adjustment (0 unless the names agree exactly)
+    select
+        matches.record_id_l,
+        matches.record_id_r,
+        matches.entity_type,
+        matches.match_rule,
+        matches.match_weight as pair_match_weight,
+        matches.match_probability as pair_match_probability,
+        'name_frequency' as comparison,
+        null::integer as comparison_level,
+        scores.name_frequency_weight as comparison_weight
+    from matches
+    left join scores
+        on
+            matches.record_id_l = scores.record_id_l
+            and matches.record_id_r = scores.record_id_r
 
 ),
 
