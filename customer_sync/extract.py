@@ -4,15 +4,25 @@ Each system has its own pipeline (``customer_sync_<system>``, dataset ``raw_<sys
 (watermarks, cursors) under ``$CUSTOMER_SYNC_HOME/dlt`` and mirrored in the destination, and loads as the
 ``cs_loader`` role. A run killed half-way is finished by the next one: dlt loads pending packages
 first, and the state of a source only moves when its package is loaded.
+
+The systems land concurrently, one thread per source (``CUSTOMER_SYNC_EXTRACT_PARALLELISM`` at a time,
+default all of them; 1 lands them one after another in the calling thread). Each source keeps its own
+pipeline, working directory, connections and client-side pacing, so they share nothing but the process.
+A source that fails does not stop the others: every source runs to its end, then the run raises one
+error naming each source that failed (and the ones that landed).
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import os
+import queue
 import re
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,11 +34,15 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from customer_sync import credentials
 from customer_sync.config import Settings
 from customer_sync.db import Database
-from customer_sync.errors import RunFailure, UserError
+from customer_sync.errors import CustomerSyncError, RunFailure, UserError
 
 logger = logging.getLogger(__name__)
 
 SOURCES = ("crm", "billing", "support", "erp")
+# how many sources land at once; unset: all of them, 1: one after another
+PARALLELISM_VARIABLE = "CUSTOMER_SYNC_EXTRACT_PARALLELISM"
+# how often the waiting thread wakes up to redraw progress (and to notice Ctrl-C)
+POLL_SECONDS = 0.5
 # a column dlt adds when a value does not fit the column's type: <column>__v_<type>
 VARIANT_COLUMN = re.compile(r"__v_[a-z]+$")
 
@@ -78,9 +92,15 @@ class SourceResult:
 
 @dataclass
 class ExtractResult:
-    """What a run of ``extract`` landed, per source."""
+    """What a run of ``extract`` landed, per source.
+
+    ``seconds`` is the run's wall-clock time when it was measured (``wall_seconds``): with sources landing
+    concurrently it is less than the sum of the sources' own times.
+    """
 
     sources: list[SourceResult]
+    wall_seconds: float | None = None
+    parallelism: int = 1
 
     @property
     def rows(self) -> int:
@@ -88,6 +108,8 @@ class ExtractResult:
 
     @property
     def seconds(self) -> float:
+        if self.wall_seconds is not None:
+            return self.wall_seconds
         return sum(result.seconds for result in self.sources)
 
     def source(self, name: str) -> SourceResult:
@@ -98,6 +120,7 @@ class ExtractResult:
             "sources": {result.source: result.as_dict() for result in self.sources},
             "rows": self.rows,
             "seconds": round(self.seconds, 3),
+            "parallelism": self.parallelism,
         }
 
 
@@ -143,18 +166,165 @@ def check_sources(sources: list[str] | None) -> list[str]:
     return [name for name in SOURCES if name in sources]
 
 
+def extract_parallelism(sources: int, parallelism: int | None = None) -> int:
+    """How many of ``sources`` land at once: ``parallelism`` if given, else
+    ``CUSTOMER_SYNC_EXTRACT_PARALLELISM``, else all of them; never more than there are sources."""
+    wrong = f"{PARALLELISM_VARIABLE} must be a whole number of at least 1 (1 = one source at a time)"
+    if parallelism is None:
+        text = os.environ.get(PARALLELISM_VARIABLE, "").strip()
+        if not text:
+            return max(sources, 1)
+        try:
+            parallelism = int(text)
+        except ValueError:
+            raise UserError(wrong) from None
+    if parallelism < 1:
+        raise UserError(wrong)
+    return max(min(parallelism, sources), 1)
+
+
 def run_extract(
     settings: Settings,
     db: Database,
     sources: list[str] | None = None,
     full_refresh: bool = False,
     progress: bool = True,
+    parallelism: int | None = None,
 ) -> ExtractResult:
-    """Land ``sources`` (default: all systems) incrementally, or from scratch with ``full_refresh``."""
+    """Land ``sources`` (default: all systems) incrementally, or from scratch with ``full_refresh``.
+
+    ``parallelism`` sources land at once (default: ``CUSTOMER_SYNC_EXTRACT_PARALLELISM``, else all).
+    Every source runs even when another fails; failures are raised together at the end.
+    """
     names = check_sources(sources)
+    workers = extract_parallelism(len(names), parallelism)
+    for name in names:
+        importlib.import_module(f"pipelines.{name}")  # imported here, once, not raced by the threads
+    started = time.monotonic()
     with credentials.simulator_credentials(settings, names):
-        results = [_run_source(settings, db, name, full_refresh, progress) for name in names]
-    return ExtractResult(sources=results)
+        if workers == 1:
+            outcomes = {name: _attempt(settings, db, name, full_refresh, progress) for name in names}
+        else:
+            outcomes = _run_concurrently(settings, db, names, full_refresh, progress, workers)
+    wall = time.monotonic() - started
+    results = [outcome for outcome in outcomes.values() if isinstance(outcome, SourceResult)]
+    failures = {name: outcome for name, outcome in outcomes.items() if isinstance(outcome, Exception)}
+    if failures:
+        raise _failed(failures, results)
+    return ExtractResult(sources=results, wall_seconds=wall, parallelism=workers)
+
+
+Outcome = SourceResult | Exception
+
+
+def _attempt(settings: Settings, db: Database, name: str, full_refresh: bool, progress: bool) -> Outcome:
+    """One source's result, or the error that stopped it (logged with the source's name)."""
+    try:
+        return _run_source(settings, db, name, full_refresh, progress)
+    except Exception as exc:  # collected: the other sources still run, the run raises at its end
+        logger.warning("extract %s failed: %s", name, exc, exc_info=logger.isEnabledFor(logging.DEBUG))
+        return exc
+
+
+def _run_concurrently(
+    settings: Settings, db: Database, names: list[str], full_refresh: bool, progress: bool, workers: int
+) -> dict[str, Outcome]:
+    """Land ``names`` on ``workers`` threads, each source in a thread of its own from start to end.
+
+    The threads are daemons: on Ctrl-C the process exits without waiting for them, which leaves the
+    sources where a killed run leaves them (the next run finishes their pending packages).
+    """
+    todo: queue.SimpleQueue[str] = queue.SimpleQueue()
+    for name in names:
+        todo.put(name)
+    # (source, None) when it starts, (source, outcome) when it ends
+    events: queue.SimpleQueue[tuple[str, Outcome | None]] = queue.SimpleQueue()
+
+    def work() -> None:
+        while True:
+            try:
+                name = todo.get_nowait()
+            except queue.Empty:
+                return
+            events.put((name, None))
+            outcome: Outcome = RunFailure(f"extract {name} stopped before it finished")
+            try:
+                # per-pipeline progress bars would redraw over each other: the waiting thread shows one
+                outcome = _attempt(settings, db, name, full_refresh, progress=False)
+            finally:
+                events.put((name, outcome))  # whatever happens, the waiting thread hears the end
+
+    for index in range(workers):
+        threading.Thread(target=work, name=f"extract-{index + 1}", daemon=True).start()
+    show = _progress_display(len(names)) if progress and sys.stderr.isatty() else _no_progress
+    outcomes: dict[str, Outcome] = {}
+    running: list[str] = []
+    try:
+        while len(outcomes) < len(names):
+            try:
+                name, outcome = events.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                continue
+            if outcome is None:
+                running.append(name)
+            else:
+                running.remove(name)
+                outcomes[name] = outcome
+            show(name, outcome, running)
+    finally:
+        show("", None, [])
+    return {name: outcomes[name] for name in names}
+
+
+# (source that started or ended, its outcome when it ended, sources running now); ("", None, []) closes
+ProgressDisplay = Callable[[str, Outcome | None, list[str]], None]
+
+
+def _no_progress(name: str, outcome: Outcome | None, running: list[str]) -> None:
+    return None
+
+
+def _progress_display(total: int) -> ProgressDisplay:
+    """One bar of sources finished, the running ones as its postfix, a line per source that landed
+    (a failure is logged as a warning when it happens and raised at the end)."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc="extract", unit="source", file=sys.stderr, leave=False)
+
+    def show(name: str, outcome: Outcome | None, running: list[str]) -> None:
+        if not name:
+            bar.close()
+            return
+        if isinstance(outcome, SourceResult):
+            bar.write(
+                f"extract {name}: {outcome.rows:,} rows in {outcome.seconds:.1f} s "
+                f"({outcome.rows_per_second:,.0f} rows/s)",
+                file=sys.stderr,
+            )
+        if outcome is not None:
+            bar.update(1)
+        bar.set_postfix_str(f"running: {', '.join(running)}" if running else "")
+
+    return show
+
+
+def _failed(failures: dict[str, Exception], landed: list[SourceResult]) -> Exception:
+    """One error for the sources that failed, naming each; a user error only if all of them are."""
+    messages = []
+    for name, exc in failures.items():
+        if isinstance(exc, CustomerSyncError):
+            messages.append(str(exc))  # these name their source already
+        else:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            messages.append(f"extract {name} failed: {exc.__class__.__name__}: {first}".rstrip(": "))
+    if landed:
+        done = ", ".join(f"{result.source} ({result.rows:,} rows)" for result in landed)
+        messages.append(f"landed: {done}")
+    message = "; ".join(messages)
+    kind = UserError if all(isinstance(exc, UserError) for exc in failures.values()) else RunFailure
+    error = kind(message)
+    error.__cause__ = next(iter(failures.values()))
+    return error
 
 
 def _run_source(
@@ -171,6 +341,7 @@ def _run_source(
 
 def land_source(pipeline: dlt.Pipeline, source: Any, name: str, full_refresh: bool = False) -> SourceResult:
     """Run ``source`` through ``pipeline``; what landed per table, how long it took, what changed."""
+    _drop_committed_extracts(pipeline, name)
     before = _columns(pipeline)
     started = time.monotonic()
     logger.info("extract %s: start%s", name, " (full refresh)" if full_refresh else "")
@@ -184,6 +355,19 @@ def land_source(pipeline: dlt.Pipeline, source: Any, name: str, full_refresh: bo
         logger.warning("extract %s: schema change %s", name, change.describe())
     logger.info("extract %s: %d rows in %.1f s", name, result.rows, seconds)
     return result
+
+
+def _drop_committed_extracts(pipeline: dlt.Pipeline, name: str) -> None:
+    """Finish what a run killed during dlt's normalize commit left: once a package is normalized, dlt
+    deletes its extracted copy, and a kill in the middle of that delete leaves part of the copy behind.
+    The next run would normalize that part again and fail; the package itself is safe in the load
+    storage, so the leftover is deleted as dlt would have."""
+    committed = {*pipeline.list_normalized_load_packages(), *pipeline.list_completed_load_packages()}
+    for load_id in pipeline.list_extracted_load_packages():
+        if load_id in committed:
+            logger.warning("extract %s: removing the leftover extracted copy of package %s", name, load_id)
+            # dlt's own storage does the delete: the same call its normalize step makes
+            pipeline._get_normalize_storage().extracted_packages.delete_package(load_id)
 
 
 def land_file(

@@ -4,19 +4,32 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+import dlt
 import pytest
 
 from customer_sync import credentials
 from customer_sync import db as database
 from customer_sync.commands.extract import render
 from customer_sync.config import Settings
-from customer_sync.errors import UserError
-from customer_sync.extract import ExtractResult, SourceResult, check_sources, run_extract
+from customer_sync.errors import RunFailure, UserError
+from customer_sync.extract import (
+    PARALLELISM_VARIABLE,
+    ExtractResult,
+    SourceResult,
+    check_sources,
+    extract_parallelism,
+    land_source,
+    run_extract,
+)
 from pipelines.http import Pacer
+from tests.python.fixtures.landing import fetch_rows
 
 
 def test_unknown_source_is_a_user_error() -> None:
@@ -83,3 +96,69 @@ def test_result_reports_rows_per_table_and_rate() -> None:
     assert json.loads(json.dumps(body)) == body
     text = render(result)
     assert "contacts" in text and "300" in text and "220.0" in text
+
+
+def test_parallelism_defaults_to_every_source_and_is_set_by_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(PARALLELISM_VARIABLE, raising=False)
+    assert extract_parallelism(4) == 4
+    assert extract_parallelism(1) == 1
+    monkeypatch.setenv(PARALLELISM_VARIABLE, "2")
+    assert extract_parallelism(4) == 2
+    assert extract_parallelism(4, parallelism=3) == 3  # an explicit value wins over the env var
+    monkeypatch.setenv(PARALLELISM_VARIABLE, "16")
+    assert extract_parallelism(4) == 4  # never more threads than sources
+    for wrong in ("0", "-1", "all", "1.5"):
+        monkeypatch.setenv(PARALLELISM_VARIABLE, wrong)
+        with pytest.raises(UserError, match=PARALLELISM_VARIABLE):
+            extract_parallelism(4)
+
+
+def test_failures_of_several_sources_are_reported_together(
+    settings: Settings, warehouse: database.Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import customer_sync.extract as extract
+
+    def fake_source(settings: Settings, db: database.Database, name: str, *args: object) -> SourceResult:
+        if name == "billing":
+            raise UserError("source billing: the system rejected the credentials (HTTP 401)")
+        if name == "support":
+            raise RunFailure("extract support failed in dlt's load step: OperationalError: gone")
+        return SourceResult(source=name, tables={"t": 3}, seconds=0.1)
+
+    monkeypatch.setattr(extract, "_run_source", fake_source)
+    for parallelism in (1, 4):
+        with pytest.raises(RunFailure) as caught:
+            run_extract(settings, warehouse, progress=False, parallelism=parallelism)
+        assert str(caught.value) == (
+            "source billing: the system rejected the credentials (HTTP 401); "
+            "extract support failed in dlt's load step: OperationalError: gone; "
+            "landed: crm (3 rows), erp (3 rows)"
+        )
+    with pytest.raises(UserError, match="^source billing: .*; landed: crm"):
+        run_extract(settings, warehouse, ["crm", "billing"], progress=False)
+
+
+def test_a_run_killed_while_dlt_deleted_an_extracted_package_is_finished(
+    scratch_pipeline: Callable[[str], dlt.Pipeline], warehouse: database.Database
+) -> None:
+    @dlt.source(name="killed")
+    def source(ids: list[int]) -> Any:
+        rows = [{"id": i} for i in ids]
+        yield dlt.resource(rows, name="items", primary_key="id", write_disposition="merge")
+
+    pipeline = scratch_pipeline("killed")
+    land_source(pipeline, source([1, 2]), "killed")
+    # the state a kill leaves during dlt's commit: the package is normalized (here: loaded too), and
+    # part of its extracted copy is still there, without the jobs folder already deleted
+    (load_id,) = pipeline.list_completed_load_packages()
+    leftover = Path(pipeline.working_dir) / "normalize" / "extracted" / load_id
+    (leftover / "completed_jobs").mkdir(parents=True)
+    shutil.copy(Path(pipeline.working_dir) / "load" / "loaded" / load_id / "schema.json", leftover)
+    assert pipeline.list_extracted_load_packages() == [load_id]
+
+    result = land_source(pipeline, source([2, 3]), "killed")
+
+    assert result.tables == {"items": 2}
+    assert pipeline.list_extracted_load_packages() == []
+    rows = fetch_rows(warehouse, "select id from raw_test_killed.items order by id")
+    assert rows == [(1,), (2,), (3,)]

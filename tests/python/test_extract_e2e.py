@@ -6,6 +6,7 @@ starts from the raw data the previous one left, which always equals the simulato
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -18,7 +19,8 @@ import pytest
 
 from customer_sync import db as database
 from customer_sync.config import Settings
-from customer_sync.extract import ExtractResult, run_extract
+from customer_sync.errors import UserError
+from customer_sync.extract import SOURCES, ExtractResult, run_extract
 from customer_sync.simulators import control
 from tests.python.fixtures.landing import fetch_rows, row_hashes
 from tests.python.fixtures.simulators import Simulators
@@ -88,6 +90,35 @@ def differences(now: dict[str, dict[str, str]], before: dict[str, dict[str, str]
         ids = sorted(key for key in set(rows) | set(now[table]) if rows.get(key) != now[table].get(key))
         if ids:
             found[table] = ids[:10]
+    return found
+
+
+def every_row(db: database.Database) -> dict[str, list[str]]:
+    """Per raw table (nested ones too), the sorted md5s of its rows over every column but dlt's own.
+
+    Rows of a nested table carry the ``id`` of their root row instead of dlt's random row ids, so two
+    landings of the same records give equal hashes whatever order they were loaded in.
+    """
+    schemas = [f"raw_{source}" for source in SOURCES]
+    columns: dict[str, list[str]] = {}
+    for schema, table, column in fetch_rows(
+        db,
+        "select table_schema, table_name, column_name from information_schema.columns "
+        "where table_schema = any(%s) and table_name not like '\\_dlt\\_%%' "
+        "order by table_schema, table_name, ordinal_position",
+        (schemas,),
+    ):
+        columns.setdefault(f"{schema}.{table}", []).append(column)
+    found = {}
+    for table, names in columns.items():
+        values = ", ".join(f"t.{name}" for name in names if not name.startswith("_dlt_"))
+        schema, name = table.split(".")
+        if "_dlt_root_id" in names:  # nested: carry the root row's id
+            root = f"{schema}.{name.split('__')[0]}"
+            sql = f"select r.id, {values} from {table} t join {root} r on r._dlt_id = t._dlt_root_id"
+        else:
+            sql = f"select {values} from {table} t"
+        found[table] = sorted(hashlib.md5(repr(row).encode()).hexdigest() for row in fetch_rows(db, sql))
     return found
 
 
@@ -192,6 +223,52 @@ def test_ten_edits_land_exactly_those_records(
     assert [support[u["id"]] for u in users] == ["Edited Support|true", f"{users[1]['name']}|false"]
     erp = dict(fetch_rows(warehouse, "select id, name from raw_erp.res_partner"))
     assert erp[partner["id"]] == "Edited Partner"
+
+
+def test_concurrent_landing_lands_the_same_rows_as_sequential(
+    settings: Settings, warehouse: database.Database, first_landing: ExtractResult
+) -> None:
+    sequential = run_extract(settings, warehouse, full_refresh=True, progress=False, parallelism=1)
+    one_by_one = every_row(warehouse)
+
+    concurrent = run_extract(settings, warehouse, full_refresh=True, progress=False)
+
+    assert (sequential.parallelism, concurrent.parallelism) == (1, len(SOURCES))
+    landed = every_row(warehouse)
+    assert set(landed) >= set(BUSINESS_COLUMNS)
+    assert all(landed[table] for table in BUSINESS_COLUMNS)
+    assert {table: len(rows) for table, rows in landed.items()} == {
+        table: len(rows) for table, rows in one_by_one.items()
+    }
+    assert landed == one_by_one
+    for source in SOURCES:
+        assert concurrent.source(source).tables == sequential.source(source).tables
+        assert concurrent.source(source).nested_tables == sequential.source(source).nested_tables
+    # the run's time is wall-clock: sources overlap, so it is less than their sum
+    assert concurrent.seconds < sum(result.seconds for result in concurrent.sources)
+
+
+def test_a_failing_source_is_named_and_the_others_still_land(
+    settings: Settings,
+    warehouse: database.Database,
+    first_landing: ExtractResult,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    customer = next(r for r in control.records(settings, "billing", "customers") if not r.get("deleted"))
+    time.sleep(1.1)  # the edit lands in a later second than anything landed before
+    edit = {"system": "billing", "table": "customers", "id": customer["id"], "set": {"name": "Still Landed"}}
+    assert control.apply_edits(settings, [edit])[0]["changed"]
+    time.sleep(1.1)
+    monkeypatch.setenv("SOURCES__CRM__API_TOKEN", "not-the-token")
+
+    with pytest.raises(UserError) as caught:
+        run_extract(settings, warehouse, progress=False)
+
+    message = str(caught.value)
+    assert "source crm" in message and "HTTP 401" in message
+    assert "landed: billing (1 rows), support (0 rows), erp (" in message
+    billing = dict(fetch_rows(warehouse, "select id, name from raw_billing.customers"))
+    assert billing[customer["id"]] == "Still Landed"
 
 
 def test_faults_land_the_same_rows_as_a_clean_landing(
