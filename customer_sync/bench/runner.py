@@ -19,7 +19,7 @@ import importlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +44,10 @@ COMPARES = ("splink",)
 # the resolution: every model between the standardized records and the clusters (records excluded)
 IDENTITY_SELECTOR = "int_customer_records+,+int_customer_clusters"
 SOURCE_VARIABLE_PREFIX = "SOURCES__"
+# the person tables the incremental stage's edits change, per system
+EDITED_TABLES = {"crm": "contacts", "billing": "customers", "support": "users", "erp": "res_partner"}
+# small reference tables landed whole on every run (not customer records)
+REFERENCE_TABLES = {("erp", "res_country")}
 Progress = Callable[[str], None]
 
 
@@ -131,6 +135,9 @@ class Bench:
                 self._start_simulators(controls, self._generate())
                 if "land" in opts.stages:
                     self._land()
+                    if "incremental" in opts.stages:
+                        # nothing changed since: an incremental extract must land nothing
+                        self._land("unchanged_land", full_refresh=False)
                 if "build" in opts.stages:
                     self._build("build")
                     self._score()
@@ -293,11 +300,16 @@ class Bench:
 
         The first sync writes a golden id into nearly every record, and each system then reports those
         records as modified, so the cycle right after it re-lands them all. That echo is measured as
-        its own ``settle`` cycle first; the ``incremental`` cycle then sees only the people's edits.
+        its own ``settle`` cycle first, and what that cycle's sync wrote is landed after it
+        (``settle_echo_land``); the ``incremental`` cycle then sees only the people's edits, and reports
+        whether the extract landed exactly the edited records.
         """
         if "sync" in self.options.stages:
             self.progress("settle: one cycle to land the echo of the first sync's write-back")
             self._cycle("settle")
+            # what the settle cycle's own sync wrote comes back once more; land it before the edits so
+            # that the incremental cycle sees the people's edits alone
+            self._land("settle_echo_land", full_refresh=False)
         self.progress(
             f"incremental: {len(self.edits):,} edits ({self.options.edit_share:.0%} of the records)"
         )
@@ -307,8 +319,23 @@ class Bench:
         for edit in self.edits:
             kinds[edit["kind"]] = kinds.get(edit["kind"], 0) + 1
         incremental = self.report.stage("incremental")
-        assert incremental is not None
-        incremental.details.update({"edits": len(applied), "edit_kinds": kinds})
+        landed = self.report.stage("incremental_land")
+        unchanged = self.report.stage("unchanged_land")
+        assert incremental is not None and landed is not None and unchanged is not None
+        edited = edited_records(applied)
+        incremental.details.update(
+            {
+                "edits": len(applied),
+                "edit_kinds": kinds,
+                "edited_records": edited,
+                "landed_person_rows": landed_rows(landed.details, EDITED_TABLES),
+                "unchanged_land_rows": landed_rows(unchanged.details),
+            }
+        )
+        self.progress(
+            f"an extract with nothing changed landed {landed_rows(unchanged.details):,} customer rows; "
+            f"after edits to {edited:,} records one landed {landed_rows(landed.details, EDITED_TABLES):,}"
+        )
 
 
 @contextmanager
@@ -324,6 +351,25 @@ def _own_simulators_only() -> Iterator[None]:
         for key in [k for k in os.environ if k.startswith(SOURCE_VARIABLE_PREFIX)]:
             del os.environ[key]
         os.environ.update(saved)
+
+
+def edited_records(applied: Sequence[dict[str, Any]]) -> int:
+    """Distinct records the applied edits changed (several edits may hit one record)."""
+    return len({(e["system"], e.get("table"), str(e["id"])) for e in applied if e.get("id")})
+
+
+def landed_rows(details: dict[str, Any], tables: Mapping[str, str] | None = None) -> int:
+    """Rows an extract landed into ``tables`` (system -> table; default: every customer table, that is
+    all but the reference tables replaced whole on every run)."""
+    total = 0
+    for system, source in details.get("sources", {}).items():
+        for table, rows in {**source.get("tables", {}), **source.get("nested_tables", {})}.items():
+            if tables is None:
+                wanted = (system, table) not in REFERENCE_TABLES
+            else:
+                wanted = tables.get(system) == table
+            total += int(rows) if wanted else 0
+    return total
 
 
 def _built_records(details: dict[str, Any]) -> int | None:

@@ -318,6 +318,11 @@ def test_bench_runs_every_stage_and_reports_the_json_shape(bench_settings: Setti
     assert data["seconds_identity"] > 0 and data["splink_seconds"] > 0
     incremental = data["stages"]["incremental"]
     assert incremental["details"]["edits"] >= 1
+    # landing is incremental and loss-free: nothing changed lands nothing, the edits land exactly
+    assert incremental["details"]["unchanged_land_rows"] == 0
+    assert incremental["details"]["landed_person_rows"] == incremental["details"]["edited_records"] >= 1, {
+        name: data["stages"][name]["details"] for name in ("settle_sync", "settle_echo_land")
+    }
     assert data["incremental_seconds"] == pytest.approx(incremental["seconds"], abs=1e-3)
     assert data["full_cycle_seconds"] == pytest.approx(
         sum(data["stages"][s]["seconds"] for s in ("land", "build", "sync")), abs=1e-2
