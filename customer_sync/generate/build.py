@@ -259,6 +259,7 @@ def _render(
         if isinstance(copy.entity, Company) and not copy.duplicate:
             home_ids[(copy.system, copy.entity.entity_id)] = copy.native_id
     seen_emails: dict[str, set[str]] = {"crm": set(), "support": set()}
+    seen_org_names: set[str] = set()
     for copy in sorted(copies, key=lambda c: (c.system, c.table, c.created_at)):
         entity = copy.entity
         if isinstance(entity, Company):
@@ -267,9 +268,26 @@ def _render(
             view, _ = _person_view(entity, copy, rng)
         if copy.system in seen_emails:
             _keep_email_unique(view, entity, seen_emails[copy.system])
+        if copy.system == "support" and isinstance(entity, Company):
+            _keep_org_name_unique(view, seen_org_names)
         record = _native(copy, view, home_ids, rng)
         data.add(copy.system, copy.table, record, str(copy.native_id), entity.entity_id, view.noise)
     return data
+
+
+def _keep_org_name_unique(view: View, seen: set[str]) -> None:
+    """Zendesk refuses two organizations with the same name (case-insensitive), so a desk that has two
+    companies of one name tells them apart the way an agent would: "Riehl GmbH 2"."""
+    if not view.company_name:
+        return
+    name, number = view.company_name, 1
+    while name.strip().lower() in seen:
+        number += 1
+        name = f"{view.company_name} {number}"
+    seen.add(name.strip().lower())
+    if number > 1:
+        view.company_name = name
+        view.tag("company_name_variant")
 
 
 def _keep_email_unique(view: View, entity: Person | Company, seen: set[str]) -> None:
