@@ -313,7 +313,7 @@ class Bench:
         self.progress(
             f"incremental: {len(self.edits):,} edits ({self.options.edit_share:.0%} of the records)"
         )
-        applied = controls.apply_edits(self.settings, self.edits)
+        applied, refused = self._apply_edits(controls)
         self._cycle("incremental")
         kinds: dict[str, int] = {}
         for edit in self.edits:
@@ -330,12 +330,30 @@ class Bench:
                 "edited_records": edited,
                 "landed_person_rows": landed_rows(landed.details, EDITED_TABLES),
                 "unchanged_land_rows": landed_rows(unchanged.details),
+                "refused_edits": len(refused),
+                "refused_examples": refused[:5],
             }
         )
         self.progress(
             f"an extract with nothing changed landed {landed_rows(unchanged.details):,} customer rows; "
             f"after edits to {edited:,} records one landed {landed_rows(landed.details, EDITED_TABLES):,}"
         )
+
+    def _apply_edits(self, controls: Any) -> tuple[list[dict[str, Any]], list[str]]:
+        """Apply the planned edits one by one. The plan was made from the records as generated; since
+        then the sync rewrote some of them, so a system may refuse an edit as it would refuse a person
+        (an email another contact now has): that edit is counted as refused, and the others go on."""
+        applied: list[dict[str, Any]] = []
+        refused: list[str] = []
+        for edit in self.edits:
+            try:
+                applied += controls.apply_edits(self.settings, [edit])
+            except UserError as exc:
+                refused.append(str(exc))
+        if refused:
+            total = len(self.edits)
+            self.progress(f"{len(refused):,} of {total:,} edits refused by the systems, e.g. {refused[0]}")
+        return applied, refused
 
 
 @contextmanager
