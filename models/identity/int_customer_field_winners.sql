@@ -7,7 +7,9 @@
       most_complete    the record with the most filled parts of the field's group (the address lines,
                        city, postcode, region and country; the three names), then priority, then recency;
       valid_first      a value that passed staging's validity rule (email, phone), then priority, recency.
-    Ties end on record_id, so the choice never depends on row order. A steward override
+    Recency is when people last changed the record (int_customer_record_change_times): a write-back of
+    the hub does not make a record the most recent. Ties end on record_id, so the choice never depends
+    on row order. A steward override
     (seeds/steward_field_overrides.csv) wins over every rule, with rule 'steward_override'.
 -#}
 {%- set fields = survivorship_fields() -%}
@@ -40,11 +42,19 @@ overrides as (
 
 ),
 
+change_times as (
+
+    select * from {{ ref('int_customer_record_change_times') }}
+
+),
+
 customer_records as (
 
     select
         golden_ids.customer_id,
         records.*,
+        -- recency as people changed the record: the hub's own write-backs do not make it newer
+        coalesce(change_times.last_changed_at, records.source_updated_at) as changed_at,
         (
             {%- for column in address_fields %}
                 (case when records.{{ column }} is not null then 1 else 0 end){{ ' +' if not loop.last }}
@@ -58,6 +68,8 @@ customer_records as (
     from records
     inner join golden_ids
         on records.record_id = golden_ids.record_id
+    left join change_times
+        on records.record_id = change_times.record_id
     where golden_ids.is_active
 
 ),
@@ -69,7 +81,7 @@ candidates as (
             customer_id,
             record_id,
             source_system,
-            source_updated_at,
+            changed_at,
             '{{ field }}' as field,
             nullif(trim({{ field }}::text), '') as field_value,
             {% if field == 'email' -%}
@@ -121,9 +133,9 @@ ranked as (
             order by
                 case when winning_rule = 'valid_first' and not is_valid then 1 else 0 end asc,
                 case when winning_rule = 'most_complete' then completeness else 0 end desc,
-                case when winning_rule = 'most_recent' then source_updated_at end desc nulls last,
+                case when winning_rule = 'most_recent' then changed_at end desc nulls last,
                 source_rank asc,
-                source_updated_at desc nulls last,
+                changed_at desc nulls last,
                 record_id asc
         ) as candidate_rank
     from ruled_candidates

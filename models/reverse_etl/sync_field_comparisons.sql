@@ -53,7 +53,7 @@ ownership as (
 ),
 
 change_times as (
-    select * from {{ ref('sync_record_change_times') }}
+    select * from {{ ref('int_customer_record_change_times') }}
 ),
 
 all_records as (

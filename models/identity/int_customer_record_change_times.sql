@@ -1,5 +1,5 @@
 -- depends_on: {{ source('ops', 'sync_operations') }}
--- When each source record last changed by someone other than the hub. A write of the hub moves the
+-- When each live source record last changed by someone other than the hub. A write of the hub moves the
 -- record's own clock (lastmodifieddate, updated_at, write_date); counting it as a change would make
 -- every record the hub touched look newest and flip `newest` decisions back and forth. The ledger says
 -- when the hub wrote which record, so a landed update time that falls within a hub write is replaced by
@@ -10,28 +10,8 @@
 
 with
 
-crm_contacts as (
-    select * from {{ ref('stg_crm__contacts') }}
-),
-
-crm_companies as (
-    select * from {{ ref('stg_crm__companies') }}
-),
-
-billing_customers as (
-    select * from {{ ref('stg_billing__customers') }}
-),
-
-support_users as (
-    select * from {{ ref('stg_support__users') }}
-),
-
-support_organizations as (
-    select * from {{ ref('stg_support__organizations') }}
-),
-
-erp_partners as (
-    select * from {{ ref('stg_erp__partners') }}
+records_landed as (
+    select * from {{ ref('int_customer_records') }}
 ),
 
 {% if ledger %}
@@ -54,23 +34,13 @@ erp_partners as (
 {% endif %}
 
 records as (
-    {% for system, object_type, cte in [
-        ('crm', 'contacts', 'crm_contacts'),
-        ('crm', 'companies', 'crm_companies'),
-        ('billing', 'customers', 'billing_customers'),
-        ('support', 'users', 'support_users'),
-        ('support', 'organizations', 'support_organizations'),
-        ('erp', 'res_partner', 'erp_partners'),
-    ] %}
-        select
-            '{{ system }}' as target_system,
-            '{{ object_type }}' as object_type,
-            record_id,
-            source_record_id,
-            source_updated_at
-        from {{ cte }}
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    select
+        record_id,
+        source_system as target_system,
+        source_table as object_type,
+        source_record_id,
+        source_updated_at
+    from records_landed
 ),
 
 hub_writes as (
