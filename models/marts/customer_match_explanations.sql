@@ -35,7 +35,14 @@ golden_ids as (
 
 pair_comparisons as (
 
-    {% for comparison in comparisons %}
+    {#- every comparison's level and weight, then the name frequency adjustment (no level; 0 unless the
+        names agree exactly) -#}
+    {%- set explained = [] -%}
+    {%- for comparison in comparisons -%}
+        {%- do explained.append((comparison, 'scores.' ~ comparison ~ '_level', 'scores.' ~ comparison ~ '_weight')) -%}
+    {%- endfor -%}
+    {%- do explained.append(('name_frequency', 'null::integer', 'scores.name_frequency_weight')) %}
+    {% for comparison, level, weight in explained %}
         select
             matches.record_id_l,
             matches.record_id_r,
@@ -44,31 +51,15 @@ pair_comparisons as (
             matches.match_weight as pair_match_weight,
             matches.match_probability as pair_match_probability,
             '{{ comparison }}' as comparison,
-            scores.{{ comparison }}_level as comparison_level,
-            scores.{{ comparison }}_weight as comparison_weight
+            {{ level }} as comparison_level,
+            {{ weight }} as comparison_weight
         from matches
         left join scores
             on
                 matches.record_id_l = scores.record_id_l
                 and matches.record_id_r = scores.record_id_r
-        union all
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
-    -- how common the shared name is: the term-frequency adjustment (0 unless the names agree exactly)
-    select
-        matches.record_id_l,
-        matches.record_id_r,
-        matches.entity_type,
-        matches.match_rule,
-        matches.match_weight as pair_match_weight,
-        matches.match_probability as pair_match_probability,
-        'name_frequency' as comparison,
-        null::integer as comparison_level,
-        scores.name_frequency_weight as comparison_weight
-    from matches
-    left join scores
-        on
-            matches.record_id_l = scores.record_id_l
-            and matches.record_id_r = scores.record_id_r
 
 ),
 
