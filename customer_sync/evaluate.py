@@ -208,6 +208,8 @@ def evaluate(
         truth = _take_truth(db, landed.schema, truth_column)
         build_vars = {
             **(dbt_vars or {}),
+            # its own schemas, so nothing trained is there to keep; said outright all the same
+            "retrain_match_parameters": True,
             "schema_prefix": prefix,
             "file_source_schema": landed.schema,
             "record_sources": ["stg_file__records"],

@@ -217,14 +217,20 @@ class Bench:
         """Time the resolution alone: the matching models from the standardized records to the clusters.
 
         They are rebuilt from the same ``int_customer_records`` table Splink reads (tables, so the rebuild
-        changes nothing), which makes ``seconds_identity`` and Splink's seconds cover the same work.
+        changes nothing), which makes ``seconds_identity`` and Splink's seconds cover the same work. The
+        match parameters are estimated again (a build keeps trained ones), as Splink estimates its own.
         """
         from customer_sync.dbt_runner import run_dbt
 
         assert self.db is not None
         with stage("identity", self.sampler) as result:
             run = run_dbt(
-                self.settings, self.db, "run", select=[IDENTITY_SELECTOR], exclude=["int_customer_records"]
+                self.settings,
+                self.db,
+                "run",
+                select=[IDENTITY_SELECTOR],
+                exclude=["int_customer_records"],
+                dbt_vars={"retrain_match_parameters": True},
             )
             result.records = self.report.stage("build").records if self.report.stage("build") else None
             result.details = {"models": run.count("model"), "dbt_seconds": round(run.seconds, 3)}
@@ -306,6 +312,8 @@ class Bench:
         """
         if "sync" in self.options.stages:
             self.progress("settle: one cycle to land the echo of the first sync's write-back")
+            # once the systems show the sync's writes: the settle sync must then find nothing to write
+            self._wait_until_visible(controls)
             self._cycle("settle")
             # what the settle cycle's own sync wrote comes back once more (once the systems show it); land
             # it before the edits so that the incremental cycle sees the people's edits alone
@@ -348,7 +356,7 @@ class Bench:
         config = controls.get_config(self.settings, "support")
         lag = max(float(config.get("export_hide_seconds", 0)), float(config.get("search_lag_ms", 0)) / 1000)
         if lag > 0:
-            self.progress(f"waiting {lag + 2:.0f} s until the systems show the edits (export and search lag)")
+            self.progress(f"waiting {lag + 2:.0f} s until the systems show the last writes (their lag)")
             time.sleep(lag + 2)
 
     def _apply_edits(self, controls: Any) -> tuple[list[dict[str, Any]], list[str]]:

@@ -14,12 +14,18 @@ from customer_sync.output import emit, info
     "--json", "as_json", is_flag=True, help="Print the counts as one JSON object (last stdout line)."
 )
 @click.option("--quiet", "-q", is_flag=True, help="No per-node progress lines.")
-def build(as_json: bool, quiet: bool) -> None:
+@click.option(
+    "--retrain",
+    is_flag=True,
+    help="Estimate the match parameters (u, m) again instead of keeping the trained ones.",
+)
+def build(as_json: bool, quiet: bool, retrain: bool) -> None:
     """Run dbt seed, build (models, data tests, unit tests) and snapshot as cs_transformer."""
     from customer_sync.build import run_build
 
     settings = load_settings()
     db = database.ensure_ready(settings)
     info(f"building on {db.describe()}", as_json)
-    result = run_build(settings, db, progress=not quiet)
+    dbt_vars = {"retrain_match_parameters": True} if retrain else None
+    result = run_build(settings, db, progress=not quiet, dbt_vars=dbt_vars)
     emit(result.as_dict(), as_json, result.describe())

@@ -6,25 +6,46 @@
 {#-
     Jaccard similarity of the sets of character n-grams of two strings, each padded with one space on
     both sides so that first and last letters count: 1.0 for equal strings, 0.0 for nothing in common.
+
+    Computed in one pass over the gram positions, without grouping the grams: a gram of a padded string
+    counts once, at its first occurrence (strpos finds it there and nowhere earlier), and it is shared
+    when it occurs anywhere in the other padded string (any n characters of it are one of its grams).
+    Shared / (left + right - shared) is then the Jaccard of the two sets, as the same numeric (the
+    value and scale avg() gave over the union of the grams when they were grouped); 0.0 when no side
+    has a gram.
 -#}
 {% macro ngram_jaccard(left_expr, right_expr, n=2) -%}
     {{ return(adapter.dispatch('ngram_jaccard', 'customer_sync')(left_expr, right_expr, n)) }}
 {%- endmacro %}
 
 {% macro default__ngram_jaccard(left_expr, right_expr, n) -%}
+    {%- set l_padded = "(' ' || " ~ left_expr ~ " || ' ')" -%}
+    {%- set r_padded = "(' ' || " ~ right_expr ~ " || ' ')" -%}
+    {%- set l_gram = 'substr(' ~ l_padded ~ ', gram_positions.position_no, ' ~ n ~ ')' -%}
+    {%- set r_gram = 'substr(' ~ r_padded ~ ', gram_positions.position_no, ' ~ n ~ ')' -%}
+    {%- set l_first -%}
+        (gram_positions.position_no <= length({{ left_expr }}) + 3 - {{ n }}
+            and strpos({{ l_padded }}, {{ l_gram }}) = gram_positions.position_no)
+    {%- endset -%}
+    {%- set r_first -%}
+        (gram_positions.position_no <= length({{ right_expr }}) + 3 - {{ n }}
+            and strpos({{ r_padded }}, {{ r_gram }}) = gram_positions.position_no)
+    {%- endset -%}
+    {%- set shared -%}
+        ({{ l_first }} and strpos({{ r_padded }}, {{ l_gram }}) > 0)
+    {%- endset -%}
     case when {{ left_expr }} is not null and {{ right_expr }} is not null then (
-        select coalesce(avg(case when grams.sides = 2 then 1.0 else 0.0 end), 0.0)
-        from (
-            select sided.gram, count(distinct sided.side) as sides
-            from (
-                select 1 as side, substr(' ' || {{ left_expr }} || ' ', l_positions.position_no, {{ n }}) as gram
-                from generate_series(1, length({{ left_expr }}) + 3 - {{ n }}) as l_positions (position_no)
-                union all
-                select 2 as side, substr(' ' || {{ right_expr }} || ' ', r_positions.position_no, {{ n }}) as gram
-                from generate_series(1, length({{ right_expr }}) + 3 - {{ n }}) as r_positions (position_no)
-            ) as sided
-            group by sided.gram
-        ) as grams
+        select coalesce(
+            count(*) filter (where {{ shared }}) * 1.0
+            / nullif(
+                count(*) filter (where {{ l_first }}) + count(*) filter (where {{ r_first }})
+                - count(*) filter (where {{ shared }}),
+                0
+            ),
+            0.0
+        )
+        from generate_series(1, greatest(length({{ left_expr }}), length({{ right_expr }})) + 3 - {{ n }})
+            as gram_positions (position_no)
     ) end
 {%- endmacro %}
 
@@ -56,17 +77,35 @@
 {#-
     True when two strings are at most one Damerau edit apart: equal, or one character inserted,
     deleted or substituted, or two adjacent characters transposed ("jonh" / "john").
-    Cheap guards first (equality, length difference), the position scan only when they pass.
+    Cheap guards first (equality, length difference, then the ends), the position scan only when they
+    pass.
+
+    The ends guard is exact (it never rejects a pair the scan accepts). With m the shorter length, one
+    edit at position i leaves the first P = i - 1 characters equal and the last S characters equal, where
+    P + S = m - 1 for a substitution, m - 2 for a transposition of i and i + 1, and m for a character
+    inserted into the shorter string; so P + S >= m - 2 always. Hence for every k in 0 .. m - 1, either
+    P >= k, so the first k characters are equal, or P <= k - 1, so S >= m - 1 - k and the last m - 1 - k
+    characters are equal. The guard asks this for k = a third, half and two thirds of m - 1 (integer
+    division, so 0 <= k <= m - 1; for m <= 1 every k is 0 and the guard passes). Random pairs (phone
+    numbers sharing a country prefix, postcodes of one length) almost never pass it.
 -#}
 {% macro within_one_edit(left_expr, right_expr) -%}
     {{ return(adapter.dispatch('within_one_edit', 'customer_sync')(left_expr, right_expr)) }}
 {%- endmacro %}
 
 {% macro default__within_one_edit(left_expr, right_expr) -%}
+    {%- set span = 'greatest(least(length(' ~ left_expr ~ '), length(' ~ right_expr ~ ')) - 1, 0)' -%}
+    {%- set splits = [span ~ ' / 3', span ~ ' / 2', span ~ ' - ' ~ span ~ ' / 3'] -%}
     case
         when {{ left_expr }} is null or {{ right_expr }} is null then null
         when {{ left_expr }} = {{ right_expr }} then true
         when abs(length({{ left_expr }}) - length({{ right_expr }})) > 1 then false
+        {%- for k in splits %}
+        when
+            left({{ left_expr }}, {{ k }}) <> left({{ right_expr }}, {{ k }})
+            and right({{ left_expr }}, {{ span }} - ({{ k }})) <> right({{ right_expr }}, {{ span }} - ({{ k }}))
+            then false
+        {%- endfor %}
         else exists (
             select 1
             from generate_series(1, greatest(length({{ left_expr }}), length({{ right_expr }}))) as edit_positions (i)

@@ -124,3 +124,12 @@
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 {%- endmacro %}
+
+
+{#-
+    Address lines 1 and 2 as the one street line of a system that has no second line (the CRM's
+    `address`): "7691 Anderson St, Unit 19". Null when both are null.
+-#}
+{% macro street_address(line1, line2) -%}
+    nullif(concat_ws(', ', {{ line1 }}, {{ line2 }}), '')
+{%- endmacro %}

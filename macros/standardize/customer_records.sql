@@ -212,15 +212,50 @@ addresses_trimmed as materialized (
 
 ),
 
+{#- addresses: which line is a unit within a building (Apt 4, 5. OG, 4º F; var address_unit_patterns),
+    and where a unit starts inside a one-line address ("12 Main St, Apt 4": its second comma part) -#}
+address_units_found as materialized (
+
+    select
+        *,
+        {{ is_address_unit('address_line1_trimmed') }} as is_line1_unit,
+        {{ is_address_unit('address_line2_trimmed') }} as is_line2_unit,
+        {{ address_unit_part_no('address_line1_trimmed') }} as line1_unit_part_no
+    from addresses_trimmed
+
+),
+
+{#- addresses: the street first, the unit second. Lines given the other way round are swapped; a line
+    holding both is split before its first unit part, so that every system's copy compares alike -#}
+address_lines_ordered as materialized (
+
+    select
+        *,
+        case
+            when address_line2_trimmed is null and line1_unit_part_no is not null
+                then {{ comma_parts('address_line1_trimmed', 1, 'line1_unit_part_no - 1') }}
+            when is_line1_unit and not is_line2_unit then address_line2_trimmed
+            else address_line1_trimmed
+        end as address_line1_ordered,
+        case
+            when address_line2_trimmed is null and line1_unit_part_no is not null
+                then {{ comma_parts('address_line1_trimmed', 'line1_unit_part_no') }}
+            when is_line1_unit and not is_line2_unit then address_line1_trimmed
+            else address_line2_trimmed
+        end as address_line2_ordered
+    from address_units_found
+
+),
+
 {#- addresses: title case when typed in one case -#}
 addresses_cased as materialized (
 
     select
         *,
-        {{ title_case_if_one_case('address_line1_trimmed') }} as address_line1_cased,
-        {{ title_case_if_one_case('address_line2_trimmed') }} as address_line2_cased,
+        {{ title_case_if_one_case('address_line1_ordered') }} as address_line1_cased,
+        {{ title_case_if_one_case('address_line2_ordered') }} as address_line2_cased,
         {{ title_case_if_one_case('city_trimmed') }} as city
-    from addresses_trimmed
+    from address_lines_ordered
 
 ),
 

@@ -9,11 +9,29 @@
     uses only m from here, with u from random pairs (int_customer_u_probabilities).
     Starting values and fixed overrides of m come from seeds/match_parameters.csv.
 -#}
+-- depends_on: {{ ref('int_customer_records') }}
 {%- set comparisons = matching_comparisons() -%}
 {%- set iterations = var('em_iterations', 20) -%}
 {%- set min_probability = var('em_min_probability', 0.00001) -%}
+{#- estimated once, then kept: see macros/matching/training.sql -#}
+{%- set fingerprint = match_training_fingerprint(
+    ['int_customer_records', 'int_customer_blocking_keys', 'int_customer_pairs', 'int_customer_pair_comparisons',
+     'int_customer_m_probabilities'],
+    [iterations, min_probability, var('em_initial_candidate_match_share', 0.3), var('max_block_size')]
+) -%}
+{%- set train = match_parameters_need_training(fingerprint) %}
 
 with
+
+{% if not train -%}
+-- the parameters as the build that estimated them left them; the estimating CTEs below are then not
+-- referenced, and Postgres does not run them
+trained as (
+
+    select * from {{ this }}
+
+),
+{%- endif %}
 
 comparisons as (
 
@@ -267,7 +285,8 @@ final as (
         estimated.u_probability as candidate_u_probability,
         final_share.match_share as candidate_match_share,
         entity_types.candidate_pairs,
-        {{ iterations }} as em_iterations
+        {{ iterations }} as em_iterations,
+        {{ match_training_columns(fingerprint, ref('int_customer_records')) }}
     from parameters_{{ iterations }} as estimated
     inner join prior_{{ iterations }} as final_share
         on estimated.entity_type = final_share.entity_type
@@ -276,4 +295,4 @@ final as (
 
 )
 
-select * from final
+select * from {{ 'final' if train else 'trained' }}

@@ -6,8 +6,24 @@
     Levels never seen get one pseudo-count; seeds/match_parameters.csv may override any u.
 -#}
 {%- set comparisons = matching_comparisons() -%}
+{#- estimated once, then kept: see macros/matching/training.sql -#}
+{%- set fingerprint = match_training_fingerprint(
+    ['int_customer_records', 'int_customer_u_probabilities'],
+    [var('u_sample_records', 5000), var('u_offsets', 40)]
+) -%}
+{%- set train = match_parameters_need_training(fingerprint) %}
 
 with
+
+{% if not train -%}
+-- the parameters as the build that estimated them left them; the estimating CTEs below are then not
+-- referenced, and Postgres does not run them
+trained as (
+
+    select * from {{ this }}
+
+),
+{%- endif %}
 
 records as (
 
@@ -25,8 +41,7 @@ hash_ordered as (
 
     select
         *,
-        row_number() over (partition by entity_type order by md5(record_id)) as hash_rank,
-        count(*) over (partition by entity_type) as records_of_type
+        row_number() over (partition by entity_type order by md5(record_id)) as hash_rank
     from records
 
 ),
@@ -38,13 +53,22 @@ hash_steps as (
 
 ),
 
+-- a pair reaches at most var('u_offsets') places past the last sampled record: only these records are
+-- kept (filtering on the row number lets the window stop there), not the whole hash order
+reachable_records as (
+
+    select * from hash_ordered
+    where hash_rank <= {{ var('u_sample_records', 5000) }} + {{ var('u_offsets', 40) }}
+
+),
+
 random_pairs as (
 
     select
         {{ paired_record_columns('l', 'r') }}
-    from hash_ordered as l
+    from reachable_records as l
     cross join hash_steps
-    inner join hash_ordered as r
+    inner join reachable_records as r
         on
             l.entity_type = r.entity_type
             and r.hash_rank = l.hash_rank + hash_steps.step_no
@@ -126,9 +150,10 @@ final as (
         comparison_level,
         sampled_pair_count,
         coalesce(u_override, estimated_u)::double precision as u_probability,
-        case when u_override is not null then 'seed_override' else 'random_pairs' end as u_source
+        case when u_override is not null then 'seed_override' else 'random_pairs' end as u_source,
+        {{ match_training_columns(fingerprint, 'records') }}
     from smoothed
 
 )
 
-select * from final
+select * from {{ 'final' if train else 'trained' }}

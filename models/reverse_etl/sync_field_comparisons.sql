@@ -1,6 +1,7 @@
 -- One row per (source record, canonical field): the golden value, the record's own standardized value,
 -- who owns the field in the record's system and whether the record was updated after the golden value's
 -- source. Every per-target desired state reads this, so the comparison rules live in one place.
+-- street_address is address lines 1 and 2 as one line, for systems with one street field (the CRM).
 {%- set record_models = [
     ('crm', 'contacts', 'crm_contacts'),
     ('crm', 'companies', 'crm_companies'),
@@ -71,6 +72,7 @@ all_records as (
                 cast({{ field }} as text) as {{ field }},
             {% endfor %}
             case when is_email_valid then email end as valid_email,
+            {{ street_address('address_line1', 'address_line2') }} as street_address,
             cast(birth_date as text) as birth_date
         from {{ cte }}
         {% if not loop.last %}union all{% endif %}
@@ -120,6 +122,7 @@ record_values as (
             ('golden_id', live_records.golden_id_in_source),
             ('email', live_records.valid_email),
             ('birth_date', live_records.birth_date),
+            ('street_address', live_records.street_address),
             {% for field in text_fields if field != 'email' %}
                 ('{{ field }}', live_records.{{ field }}){% if not loop.last %},{% endif %}
             {% endfor %}
@@ -139,6 +142,11 @@ golden_values as (
             values
             ('golden_id', golden.customer_id, cast(null as text)),
             ('birth_date', cast(golden.birth_date as text), golden.birth_date_source),
+            (
+                'street_address',
+                {{ street_address('golden.address_line1', 'golden.address_line2') }},
+                golden.address_line1_source
+            ),
             {% for field in text_fields %}
                 ('{{ field }}', cast(golden.{{ field }} as text), golden.{{ field }}_source)
                 {%- if not loop.last %},{% endif %}
@@ -198,6 +206,43 @@ compared as (
         on record_values.record_id = record_times.record_id
 ),
 
+-- address lines 1 and 2 are written together: standardization puts a unit line given first ("Apt 4" /
+-- "12 Main St") second, so a line written alone could leave the system with the street twice
+address_lines as (
+    select
+        record_id,
+        bool_or(is_different) as is_any_line_different
+    from compared
+    where field in ('address_line1', 'address_line2')
+    group by record_id
+),
+
+grouped as (
+    select
+        compared.target_system,
+        compared.object_type,
+        compared.record_id,
+        compared.source_record_id,
+        compared.customer_id,
+        compared.entity_type,
+        compared.field,
+        compared.source_updated_at,
+        compared.owned_by,
+        compared.golden_value,
+        compared.current_value,
+        compared.golden_source_record_id,
+        compared.is_golden_id_holder,
+        compared.is_target_newer,
+        compared.is_different
+        or (
+            compared.field in ('address_line1', 'address_line2')
+            and compared.golden_value is not null
+            and coalesce(address_lines.is_any_line_different, false)
+        ) as is_different
+    from compared
+    left join address_lines on compared.record_id = address_lines.record_id
+),
+
 final as (
     select
         target_system,
@@ -222,7 +267,7 @@ final as (
         )
         and is_different
         and (field != 'golden_id' or is_golden_id_holder) as is_hub_write
-    from compared
+    from grouped
 )
 
 select * from final
