@@ -238,7 +238,21 @@ grouped as (
             compared.field in ('address_line1', 'address_line2')
             and compared.golden_value is not null
             and coalesce(address_lines.is_any_line_different, false)
-        ) as is_different
+        ) as is_different,
+        -- a name is never rewritten into another script ("Na Lin" / "林娜"): both spell the customer,
+        -- and the system's users read the one they typed; and billing tells a company from a person by
+        -- its legal form, so a company name without one ("Hanson" for "Hanson LLP") is not written there
+        not (
+            compared.field in ('first_name', 'last_name', 'full_name', 'company_name')
+            and compared.current_value is not null
+            and {{ regex_matches('compared.golden_value', "'[A-Za-z]'") }}
+            != {{ regex_matches('compared.current_value', "'[A-Za-z]'") }}
+        )
+        and not (
+            compared.target_system = 'billing'
+            and compared.field = 'company_name'
+            and not {{ looks_like_company_name('compared.golden_value') }}
+        ) as is_writable
     from compared
     left join address_lines on compared.record_id = address_lines.record_id
 ),
@@ -266,6 +280,7 @@ final as (
             owned_by = 'hub' or (owned_by = 'newest' and not is_target_newer)
         )
         and is_different
+        and is_writable
         and (field != 'golden_id' or is_golden_id_holder) as is_hub_write
     from grouped
 )
