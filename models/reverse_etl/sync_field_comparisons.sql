@@ -90,15 +90,20 @@ live_records as (
 ),
 
 -- unique external-id fields (CRM mdm_golden_id, support external_id) can hold a golden id once per
--- system and object: the oldest record of the customer there holds it; billing metadata and the ERP's
--- ref are not unique, so every record of the customer there carries the golden id
+-- system and object: a record that already holds the customer's id keeps it (after a merge, the
+-- surviving id stays where it is, as the system would refuse it on a second record), else the oldest
+-- record of the customer there; billing metadata and the ERP's ref are not unique, so every record of
+-- the customer there carries the golden id
 golden_id_holders as (
     select
         record_id,
         target_system not in ('crm', 'support')
         or row_number() over (
             partition by customer_id, target_system, object_type
-            order by source_created_at nulls last, source_record_id
+            order by
+                coalesce(golden_id_in_source = customer_id, false) desc,
+                source_created_at nulls last,
+                source_record_id
         ) = 1 as is_golden_id_holder
     from live_records
 ),
