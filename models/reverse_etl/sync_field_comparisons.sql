@@ -102,8 +102,8 @@ golden_id_holders as (
             partition by customer_id, target_system, object_type
             order by
                 coalesce(golden_id_in_source = customer_id, false) desc,
-                source_created_at nulls last,
-                source_record_id
+                source_created_at asc nulls last,
+                source_record_id asc
         ) = 1 as is_golden_id_holder
     from live_records
 ),
