@@ -4,8 +4,6 @@
 -- every record the hub touched look newest and flip `newest` decisions back and forth. The ledger says
 -- when the hub wrote which record, so a landed update time that falls within a hub write is replaced by
 -- the time of the last change before the hub's writes (or between two of them).
-{%- set ledger = adapter.get_relation(database=target.database, schema='ops', identifier='sync_operations')
-    if execute else none %}
 {%- set slack = var('sync_clock_slack_seconds', 2) %}
 
 with
@@ -14,24 +12,9 @@ records_landed as (
     select * from {{ ref('int_customer_records') }}
 ),
 
-{% if ledger %}
-    operations as (
-        select * from {{ source('ops', 'sync_operations') }}
-    ),
-{% else %}
-    -- no sync has run yet: an empty ledger of the same shape
-    operations as (
-        select
-            cast(null as text) as target,  -- noqa: RF04
-            cast(null as text) as object_type,
-            cast(null as text) as record_id,
-            cast(null as text) as status,
-            cast(null as timestamptz) as attempted_at,
-            cast(null as timestamptz) as finished_at,
-            cast(null as bigint) as landed_updated_ms
-        where false
-    ),
-{% endif %}
+operations as (
+    {{ sync_ledger_operations() }}
+),
 
 records as (
     select

@@ -1,11 +1,7 @@
 {#-
-    Every live source record in one shape, with the keys that blocking and comparisons use.
-    The record sources are a var so that `customer-sync evaluate` can resolve a file on its own.
+    Every live source record in one shape, with the keys that blocking and comparisons use. The values
+    are as entered outside the hub (int_customer_entered_records): the hub's own writes are not evidence.
 -#}
-{%- set record_sources = var('record_sources', [
-    'stg_crm__contacts', 'stg_crm__companies', 'stg_billing__customers',
-    'stg_support__users', 'stg_support__organizations', 'stg_erp__partners',
-]) -%}
 {%- set canonical_columns = [
     'record_id', 'source_system', 'source_table', 'source_record_id', 'entity_type',
     'first_name', 'last_name', 'full_name', 'email', 'is_email_valid', 'phone', 'is_phone_valid',
@@ -16,13 +12,9 @@
 
 with
 
-unioned as (
+entered_records as (
 
-    {% for source_model in record_sources %}
-        select {{ canonical_columns | join(', ') }}
-        from {{ ref(source_model) }}
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    select * from {{ ref('int_customer_entered_records') }}
 
 ),
 
@@ -34,8 +26,8 @@ nicknames as (
 
 live_records as (
 
-    select * from unioned
-    where not coalesce(is_deleted, false)
+    select {{ canonical_columns | join(', ') }}
+    from entered_records
 
 ),
 

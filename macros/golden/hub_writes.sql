@@ -1,0 +1,40 @@
+{#-
+    The body of a CTE over the sync's ledger (source ops.sync_operations). Before the first sync the
+    ledger does not exist yet; the CTE is then empty, with the same columns, so a model reads it the same
+    way in both cases. A model that calls this needs `-- depends_on: {{ source('ops', 'sync_operations') }}`.
+-#}
+{% macro sync_ledger_operations() -%}
+    {%- set ledger = adapter.get_relation(database=target.database, schema='ops', identifier='sync_operations')
+        if execute else none -%}
+    {%- if ledger -%}
+    select * from {{ source('ops', 'sync_operations') }}
+    {%- else -%}
+    -- no sync has run yet: an empty ledger of the same shape
+    select
+        cast(null as text) as target,  -- noqa: RF04
+        cast(null as text) as object_type,
+        cast(null as text) as record_id,
+        cast(null as text) as status,
+        cast(null as timestamptz) as attempted_at,
+        cast(null as timestamptz) as finished_at,
+        cast(null as bigint) as landed_updated_ms
+    where false
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#-
+    The relation a model of the previous build left in `layer` (marts, identity ...), or none: for a model
+    that must compare with the last build's output of a model downstream of it (which a ref would make a
+    cycle). Schemas follow generate_schema_name, so `evaluate`'s own schemas are respected.
+-#}
+{% macro previous_build_relation(layer, identifier) -%}
+    {%- if not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(adapter.get_relation(
+        database=target.database,
+        schema=generate_schema_name(layer, none) | trim,
+        identifier=identifier,
+    )) }}
+{%- endmacro %}

@@ -1,0 +1,189 @@
+-- depends_on: {{ source('ops', 'sync_operations') }}
+{#-
+    Every live source record with its values as people and systems entered them: a value the hub wrote
+    itself (the golden value, pushed back by the sync) is replaced by the value the record had before.
+    Matching and survivorship read these values, so the hub's own copies never count as new evidence: a
+    phone the hub copied from a support user into an ERP partner must not make the ERP partner match a
+    third record, and a customer must not change because the hub wrote its golden record back.
+
+    The model keeps its previous build's output (the table itself, read before it is replaced). For each
+    value, in this order:
+    - a record not seen before: the value as landed;
+    - the value as landed did not change since the last build: the value kept then;
+    - the hub wrote the record since the last build (ledger ops.sync_operations) and the value as landed
+      is the golden value of the record's customer at the last build: the value kept then (the hub's
+      write);
+    - otherwise (a change made outside the hub): the value as landed.
+    A validity flag follows its value. Ids, deletion flags and clocks are always as landed.
+-#}
+{%- set record_sources = var('record_sources', [
+    'stg_crm__contacts', 'stg_crm__companies', 'stg_billing__customers',
+    'stg_support__users', 'stg_support__organizations', 'stg_erp__partners',
+]) -%}
+{%- set landed_columns = [
+    'record_id', 'source_system', 'source_table', 'source_record_id', 'golden_id_in_source', 'is_deleted',
+    'source_created_at', 'source_updated_at', 'loaded_at',
+] -%}
+{#- value column -> the columns that follow it (itself first) -#}
+{%- set entered_values = {
+    'entity_type': ['entity_type'],
+    'first_name': ['first_name'],
+    'last_name': ['last_name'],
+    'full_name': ['full_name'],
+    'email': ['email', 'is_email_valid'],
+    'phone': ['phone', 'is_phone_valid'],
+    'company_name': ['company_name'],
+    'address_line1': ['address_line1'],
+    'address_line2': ['address_line2'],
+    'city': ['city'],
+    'postcode': ['postcode'],
+    'region': ['region'],
+    'country_code': ['country_code'],
+    'birth_date': ['birth_date'],
+    'national_id': ['national_id'],
+} -%}
+{%- set entered_columns = [] -%}
+{%- for columns in entered_values.values() %}{% do entered_columns.extend(columns) %}{% endfor -%}
+{%- set kept = previous_build_relation('identity', this.identifier) -%}
+{%- set golden = previous_build_relation('marts', 'dim_customer') -%}
+{%- set xref = previous_build_relation('marts', 'customer_xref') -%}
+{%- set compare = kept is not none and golden is not none and xref is not none %}
+
+with
+
+unioned as (
+
+    {% for source_model in record_sources %}
+        select
+            {{ (landed_columns + entered_columns) | join(',\n            ') }}
+        from {{ ref(source_model) }}
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
+live_records as (
+
+    select * from unioned
+    where not coalesce(is_deleted, false)
+
+),
+
+{% if compare -%}
+    -- the last build's output of this model, of customer_xref and of dim_customer (before this build
+    -- replaces them)
+    kept_records as (
+
+        select * from {{ kept }}
+
+    ),
+
+    previous_xref as (
+
+        select * from {{ xref }}
+
+    ),
+
+    previous_golden as (
+
+        select * from {{ golden }}
+
+    ),
+
+    operations as (
+
+        {{ sync_ledger_operations() }}
+
+    ),
+
+    -- records the hub wrote after the last build of this model
+    written_since_kept as (
+
+        select distinct
+            operations.target as source_system,
+            operations.object_type as source_table,
+            operations.record_id as source_record_id
+        from operations
+        where
+            operations.status = 'applied'
+            and operations.finished_at > (select max(kept_records.built_at) from kept_records)
+
+    ),
+
+    compared as (
+
+        select
+            live_records.*,
+            kept_records.record_id is not null as was_kept,
+            written_since_kept.source_record_id is not null as is_written_by_hub,
+            {% for value, columns in entered_values.items() %}
+                {%- for column in columns %}
+                    kept_records.{{ column }} as kept_{{ column }},
+                {%- endfor %}
+                kept_records.landed_{{ value }} as kept_landed_{{ value }},
+                previous_golden.{{ value }} as golden_{{ value }}{% if not loop.last %},{% endif %}
+            {%- endfor %}
+        from live_records
+        left join kept_records
+            on live_records.record_id = kept_records.record_id
+        left join written_since_kept
+            on
+                live_records.source_system = written_since_kept.source_system
+                and live_records.source_table = written_since_kept.source_table
+                and live_records.source_record_id = written_since_kept.source_record_id
+        left join previous_xref
+            on live_records.record_id = previous_xref.record_id
+        left join previous_golden
+            on previous_xref.customer_id = previous_golden.customer_id
+
+    ),
+
+    decided as (
+
+        select
+            *,
+            {% for value in entered_values %}
+                was_kept and (
+                    {{ value }} is not distinct from kept_landed_{{ value }}
+                    or (is_written_by_hub and {{ value }} is not distinct from golden_{{ value }})
+                ) as keeps_{{ value }}{% if not loop.last %},{% endif %}
+            {%- endfor %}
+        from compared
+
+    ),
+{%- else %}
+    -- the first build (or one without a previous golden record): every value is as landed
+    decided as (
+
+        select
+            *,
+            {% for column in entered_columns -%}
+                {{ column }} as kept_{{ column }},
+            {% endfor -%}
+            {% for value in entered_values -%}
+                false as keeps_{{ value }}{% if not loop.last %},{% endif %}
+            {% endfor %}
+        from live_records
+
+    ),
+{%- endif %}
+
+final as (
+
+    select
+        {{ landed_columns | join(',\n        ') }},
+        {% for value, columns in entered_values.items() %}
+            {%- for column in columns %}
+                case when keeps_{{ value }} then kept_{{ column }} else {{ column }} end as {{ column }},
+            {%- endfor %}
+        {% endfor %}
+        -- the values as landed, for the next build's comparison
+        {% for value in entered_values %}
+            {{ value }} as landed_{{ value }},
+        {%- endfor %}
+        current_timestamp as built_at
+    from decided
+
+)
+
+select * from final
