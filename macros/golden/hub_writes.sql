@@ -38,3 +38,20 @@
         identifier=identifier,
     )) }}
 {%- endmacro %}
+
+
+{#-
+    Whether a record's landed update time `updated_at` falls within a hub write that was sent at
+    `attempted_at` and ended at `finished_at`, give or take var('sync_clock_slack_seconds') (the two
+    clocks are not the same clock): then that write was the record's last change. False when there was
+    no write (null times).
+-#}
+{% macro is_within_hub_write(updated_at, attempted_at, finished_at) -%}
+    {%- set slack = var('sync_clock_slack_seconds', 2) -%}
+    coalesce(
+        {{ updated_at }}
+        between {{ attempted_at }} - interval '{{ slack }} seconds'
+        and {{ finished_at }} + interval '{{ slack }} seconds',
+        false
+    )
+{%- endmacro %}

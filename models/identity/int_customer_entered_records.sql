@@ -10,9 +10,12 @@
     value, in this order:
     - a record not seen before: the value as landed;
     - the value as landed did not change since the last build: the value kept then;
-    - the hub wrote the record since the last build (ledger ops.sync_operations) and the value as landed
-      is the golden value of the record's customer at the last build: the value kept then (the hub's
-      write);
+    - the record's own clock says its last change was a hub write made since the last build (ledger
+      ops.sync_operations, var sync_clock_slack_seconds): the value kept then, also for a value that only
+      follows from the write (a phone that becomes valid once the hub wrote the country);
+    - the hub wrote the record since the last build and the value as landed is the golden value of the
+      record's customer at the last build (for systems without an update clock, like billing): the
+      value kept then;
     - otherwise (a change made outside the hub): the value as landed.
     A validity flag follows its value. Ids, deletion flags and clocks are always as landed.
 -#}
@@ -96,17 +99,20 @@ live_records as (
 
     ),
 
-    -- records the hub wrote after the last build of this model
+    -- records the hub wrote after the last build of this model, with the span of its writes
     written_since_kept as (
 
-        select distinct
+        select
             operations.target as source_system,
             operations.object_type as source_table,
-            operations.record_id as source_record_id
+            operations.record_id as source_record_id,
+            max(operations.attempted_at) as last_attempted_at,
+            max(operations.finished_at) as last_finished_at
         from operations
         where
             operations.status = 'applied'
             and operations.finished_at > (select max(kept_records.built_at) from kept_records)
+        group by operations.target, operations.object_type, operations.record_id
 
     ),
 
@@ -116,6 +122,14 @@ live_records as (
             live_records.*,
             kept_records.record_id is not null as was_kept,
             written_since_kept.source_record_id is not null as is_written_by_hub,
+            -- the record's own clock says the hub's write was its last change: every change since the
+            -- last build is the hub's, written or following from what it wrote (a phone that becomes
+            -- valid because the hub wrote the record's country)
+            {{ is_within_hub_write(
+                'live_records.source_updated_at',
+                'written_since_kept.last_attempted_at',
+                'written_since_kept.last_finished_at'
+            ) }} as is_changed_only_by_hub,
             {% for value, columns in entered_values.items() %}
                 {%- for column in columns %}
                     kept_records.{{ column }} as kept_{{ column }},
@@ -145,6 +159,7 @@ live_records as (
             {% for value in entered_values %}
                 was_kept and (
                     {{ value }} is not distinct from kept_landed_{{ value }}
+                    or is_changed_only_by_hub
                     or (is_written_by_hub and {{ value }} is not distinct from golden_{{ value }})
                 ) as keeps_{{ value }}{% if not loop.last %},{% endif %}
             {%- endfor %}

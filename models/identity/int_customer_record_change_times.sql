@@ -72,12 +72,9 @@ attributed as (
         records.source_updated_at,
         last_hub_writes.finished_at as last_hub_write_at,
         outside_changes_before_writes.changed_at as changed_before_hub_writes_at,
-        coalesce(
-            records.source_updated_at
-            between last_hub_writes.attempted_at - interval '{{ slack }} seconds'
-            and last_hub_writes.finished_at + interval '{{ slack }} seconds',
-            false
-        ) as is_last_change_by_hub
+        {{ is_within_hub_write(
+            'records.source_updated_at', 'last_hub_writes.attempted_at', 'last_hub_writes.finished_at'
+        ) }} as is_last_change_by_hub
     from records
     left join last_hub_writes
         on
