@@ -12,13 +12,17 @@
 
     The passes work on dense integer node numbers (`<prefix>_node_ids`, numbered in record_id order so the
     smallest number is the smallest record_id): joins and sorts on an int8 are several times cheaper
-    than on text ids. Only records that have a match take part; a record without one is its own label.
+    than on text ids. Only records that have a match take part; a record without one is its own label. Two
+    records matched only with each other (the most common component) are labelled at once and skip the
+    passes when `pair_shortcut` is true (worth it on the whole match graph, not on a few large
+    components).
 
     Arguments: nodes_cte has `record_id`; edges_cte has `record_id_l`, `record_id_r` (both in nodes).
-    Emits CTEs `<prefix>_node_ids`, `<prefix>_directed`, `<prefix>_pass_<i>`, `<prefix>_labels`
+    Emits CTEs `<prefix>_node_ids`, `<prefix>_directed`, (`<prefix>_degrees`), `<prefix>_pair_labels`,
+    `<prefix>_passed`, `<prefix>_pass_<i>`, `<prefix>_final_labels`, `<prefix>_labels`
     (record_id, cluster_key, is_label_stable), each followed by a comma.
 -#}
-{% macro label_propagation_ctes(prefix, nodes_cte, edges_cte, passes) -%}
+{% macro label_propagation_ctes(prefix, nodes_cte, edges_cte, passes, pair_shortcut=false) -%}
 {{ prefix }}_node_ids as materialized (
 
     select
@@ -46,12 +50,65 @@
 
 ),
 
+{% if pair_shortcut -%}
+-- most components are two records matched with each other and nothing else: such a pair is its own
+-- component, labelled by its smaller node, with no pass needed; only the rest goes through the passes
+{{ prefix }}_degrees as materialized (
+
+    -- the edges are listed both ways, so the rows with a given neighbour are that neighbour's edges:
+    -- both degrees come from windows, with no join
+    select
+        node_id,
+        neighbour_id,
+        count(*) over (partition by node_id) as node_degree,
+        count(*) over (partition by neighbour_id) as neighbour_degree
+    from {{ prefix }}_directed
+
+),
+
+{{ prefix }}_pair_labels as materialized (
+
+    select
+        node_id,
+        least(node_id, neighbour_id) as label
+    from {{ prefix }}_degrees
+    where node_degree = 1 and neighbour_degree = 1
+
+),
+
+{{ prefix }}_passed as materialized (
+
+    select
+        node_id,
+        neighbour_id
+    from {{ prefix }}_degrees
+    where node_degree > 1 or neighbour_degree > 1
+
+),
+
+{% else -%}
+{{ prefix }}_pair_labels as (
+
+    select
+        cast(null as bigint) as node_id,
+        cast(null as bigint) as label
+    where false
+
+),
+
+{{ prefix }}_passed as (
+
+    select * from {{ prefix }}_directed
+
+),
+
+{% endif -%}
 {{ prefix }}_pass_0 as materialized (
 
     select distinct
         node_id,
         node_id as label
-    from {{ prefix }}_directed
+    from {{ prefix }}_passed
 
 ),
 
@@ -61,7 +118,7 @@
     select
         directed.node_id,
         least(min(node.label), min(neighbour.label)) as label
-    from {{ prefix }}_directed as directed
+    from {{ prefix }}_passed as directed
     inner join {{ prefix }}_pass_{{ i - 1 }} as node on directed.node_id = node.node_id
     inner join {{ prefix }}_pass_{{ i - 1 }} as neighbour on directed.neighbour_id = neighbour.node_id
     group by directed.node_id
@@ -79,13 +136,21 @@
 ),
 
 {% endfor %}
+{{ prefix }}_final_labels as (
+
+    select * from {{ prefix }}_pass_{{ passes }}
+    union all
+    select * from {{ prefix }}_pair_labels
+
+),
+
 {{ prefix }}_neighbour_labels as (
 
     select
         directed.node_id,
         min(neighbour.label) as neighbour_label
     from {{ prefix }}_directed as directed
-    inner join {{ prefix }}_pass_{{ passes }} as neighbour on directed.neighbour_id = neighbour.node_id
+    inner join {{ prefix }}_final_labels as neighbour on directed.neighbour_id = neighbour.node_id
     group by directed.node_id
 
 ),
@@ -97,7 +162,7 @@
         coalesce(label_ids.record_id, node_ids.record_id) as cluster_key,
         coalesce(final_pass.label <= neighbour_labels.neighbour_label, true) as is_label_stable
     from {{ prefix }}_node_ids as node_ids
-    left join {{ prefix }}_pass_{{ passes }} as final_pass on node_ids.node_id = final_pass.node_id
+    left join {{ prefix }}_final_labels as final_pass on node_ids.node_id = final_pass.node_id
     left join {{ prefix }}_node_ids as label_ids on final_pass.label = label_ids.node_id
     left join {{ prefix }}_neighbour_labels as neighbour_labels on node_ids.node_id = neighbour_labels.node_id
 

@@ -37,7 +37,7 @@ edges as (
 
 ),
 
-{{ label_propagation_ctes('components', 'nodes', 'edges', passes) }}
+{{ label_propagation_ctes('components', 'nodes', 'edges', passes, pair_shortcut=true) }}
 
 final as (
 
