@@ -68,9 +68,15 @@ all_records as (
             source_created_at,
             is_deleted,
             golden_id_in_source,
-            {% for field in text_fields %}
+            {% for field in text_fields if field != 'company_name' %}
                 cast({{ field }} as text) as {{ field }},
             {% endfor %}
+            -- a person whose name has a legal form is a company to matching (int_customer_records): its
+            -- name is then its company name, which a company golden record compares with
+            cast(coalesce(
+                company_name,
+                case when entity_type = 'person' and {{ looks_like_company_name('full_name') }} then full_name end
+            ) as text) as company_name,
             case when is_email_valid then email end as valid_email,
             {{ street_address('address_line1', 'address_line2') }} as street_address,
             cast(birth_date as text) as birth_date
