@@ -20,12 +20,7 @@ renamed as (
         cast(null as {{ dbt.type_string() }}) as email_raw,
         cast(null as {{ dbt.type_string() }}) as phone_raw,
         name as company_name_raw,
-        cast(null as {{ dbt.type_string() }}) as address_line1_raw,
-        cast(null as {{ dbt.type_string() }}) as address_line2_raw,
-        cast(null as {{ dbt.type_string() }}) as city_raw,
-        cast(null as {{ dbt.type_string() }}) as postcode_raw,
-        cast(null as {{ dbt.type_string() }}) as region_raw,
-        cast(null as {{ dbt.type_string() }}) as country_raw,
+        details as address_text,
         cast(null as {{ dbt.type_string() }}) as birth_date_raw,
         cast(null as {{ dbt.type_string() }}) as national_id_raw,
         nullif(trim(external_id), '') as golden_id_in_source,
@@ -37,6 +32,8 @@ renamed as (
 
 ),
 
-{{ standardized_customer_record_ctes('renamed') }}
+{{ free_text_address_ctes('renamed', 'address_text') }}
+
+{{ standardized_customer_record_ctes('address_text_split') }}
 
 select * from standardized

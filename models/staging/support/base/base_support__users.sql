@@ -28,12 +28,7 @@ renamed as (
         source.email as email_raw,
         source.phone as phone_raw,
         organizations.name as company_name_raw,
-        cast(null as {{ dbt.type_string() }}) as address_line1_raw,
-        cast(null as {{ dbt.type_string() }}) as address_line2_raw,
-        cast(null as {{ dbt.type_string() }}) as city_raw,
-        cast(null as {{ dbt.type_string() }}) as postcode_raw,
-        cast(null as {{ dbt.type_string() }}) as region_raw,
-        cast(null as {{ dbt.type_string() }}) as country_raw,
+        source.details as address_text,
         cast(null as {{ dbt.type_string() }}) as birth_date_raw,
         cast(null as {{ dbt.type_string() }}) as national_id_raw,
         nullif(trim(source.external_id), '') as golden_id_in_source,
@@ -47,6 +42,8 @@ renamed as (
 
 ),
 
-{{ standardized_customer_record_ctes('renamed') }}
+{{ free_text_address_ctes('renamed', 'address_text') }}
+
+{{ standardized_customer_record_ctes('address_text_split') }}
 
 select * from standardized
