@@ -346,7 +346,7 @@ def land_source(pipeline: dlt.Pipeline, source: Any, name: str, full_refresh: bo
     started = time.monotonic()
     logger.info("extract %s: start%s", name, " (full refresh)" if full_refresh else "")
     try:
-        pipeline.run(source, refresh="drop_data" if full_refresh else None)
+        _run_pipeline(pipeline, source, name, full_refresh)
     except PipelineStepFailed as exc:
         raise _step_error(name, exc) from exc
     seconds = time.monotonic() - started
@@ -355,6 +355,36 @@ def land_source(pipeline: dlt.Pipeline, source: Any, name: str, full_refresh: bo
         logger.warning("extract %s: schema change %s", name, change.describe())
     logger.info("extract %s: %d rows in %.1f s", name, result.rows, seconds)
     return result
+
+
+def _run_pipeline(pipeline: dlt.Pipeline, source: Any, name: str, full_refresh: bool) -> None:
+    """Run ``source``; dlt first finishes the packages a killed run left (and then stops there).
+
+    A kill between the destination's commit of a load job and dlt's record of it leaves a job that dlt
+    runs again when it resumes the package: its rows are inserted a second time and the staging
+    table's unique ``_dlt_id`` key refuses them, every time. Such a package is aborted (dlt rewinds
+    the pipeline state to where the package began, so nothing it carried is lost) and the source is
+    extracted again, from scratch when the aborted package was a full refresh that had already
+    emptied the tables."""
+    resumed = set(pipeline.list_normalized_load_packages())
+    try:
+        pipeline.run(source, refresh="drop_data" if full_refresh else None)
+        return
+    except PipelineStepFailed as exc:
+        if exc.step != "load" or exc.load_id not in resumed:
+            raise
+        package = pipeline.get_load_package_state(exc.load_id)
+        refreshed = bool(package.get("truncated_tables") or package.get("dropped_tables"))
+        logger.warning(
+            "extract %s: the package %s left by a killed run cannot be finished (%s); it is aborted"
+            " and the source extracted again%s",
+            name,
+            exc.load_id,
+            _root_message(exc),
+            " from scratch" if refreshed else "",
+        )
+        pipeline.abort_packages()
+    pipeline.run(source, refresh="drop_data" if full_refresh or refreshed else None)
 
 
 def _drop_committed_extracts(pipeline: dlt.Pipeline, name: str) -> None:
@@ -440,17 +470,30 @@ def _missing_config_message(name: str, exc: ConfigFieldMissingException) -> str:
 
 def _step_error(name: str, exc: PipelineStepFailed) -> Exception:
     """A user error hidden in dlt's wrapping, or a one-line run failure naming the root cause."""
-    cause: BaseException | None = exc
-    root: BaseException = exc
-    while cause is not None:
+    for cause in _causes(exc):
         if isinstance(cause, UserError):
             return UserError(f"source {name}: {cause}")
         if isinstance(cause, ConfigFieldMissingException):
             return UserError(_missing_config_message(name, cause))
-        root = cause
-        cause = cause.__cause__ or cause.__context__
+    root = _causes(exc)[-1]
     status = getattr(getattr(root, "response", None), "status_code", None)
     if status in (401, 403):
         return UserError(f"source {name}: the system rejected the credentials (HTTP {status})")
+    return RunFailure(f"extract {name} failed in dlt's {exc.step} step: {_root_message(exc)}")
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the chain of exceptions behind it, the root cause last."""
+    chain: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and cause not in chain:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    return chain
+
+
+def _root_message(exc: BaseException) -> str:
+    """The root cause's class and the first line of its message."""
+    root = _causes(exc)[-1]
     first = str(root).strip().splitlines()[0] if str(root).strip() else root.__class__.__name__
-    return RunFailure(f"extract {name} failed in dlt's {exc.step} step: {root.__class__.__name__}: {first}")
+    return f"{root.__class__.__name__}: {first}"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import multiprocessing
 import os
 import shutil
 import time
@@ -26,6 +28,7 @@ from customer_sync.extract import (
     check_sources,
     extract_parallelism,
     land_source,
+    make_pipeline,
     run_extract,
 )
 from pipelines.http import Pacer
@@ -162,3 +165,58 @@ def test_a_run_killed_while_dlt_deleted_an_extracted_package_is_finished(
     assert pipeline.list_extracted_load_packages() == []
     rows = fetch_rows(warehouse, "select id from raw_test_killed.items order by id")
     assert rows == [(1,), (2,), (3,)]
+
+
+def _land_killed_after_first_commit(pipeline: dlt.Pipeline, source: Any) -> None:
+    """In a forked child: a full refresh killed right after Postgres committed its first load job and
+    before dlt recorded that (the window a SIGKILL can hit)."""
+    from dlt.common.storages.load_package import PackageStorage
+
+    def killed(*args: object, **kwargs: object) -> None:
+        os._exit(9)
+
+    PackageStorage.save_pending_transition = killed  # type: ignore[method-assign]
+    land_source(pipeline, source, "recommitted", full_refresh=True)
+    os._exit(0)
+
+
+def test_a_run_killed_between_a_commit_and_its_record_is_extracted_again(
+    scratch_pipeline: Callable[[str], dlt.Pipeline],
+    settings: Settings,
+    warehouse: database.Database,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Resuming such a package inserts the committed job's rows again and the staging table's unique
+    _dlt_id refuses them: the package is aborted and the source extracted again, here from scratch,
+    since the killed run was a full refresh that had emptied the table (and its watermark would
+    skip ids 2 and 3)."""
+
+    @dlt.source(name="recommitted")
+    def source(ids: list[int]) -> Any:
+        @dlt.resource(name="items", primary_key="id", write_disposition="merge")
+        def items() -> Any:
+            # a watermark in the resource state, as the real pipelines keep theirs
+            state = dlt.current.resource_state()
+            yield [{"id": i} for i in ids if i > state.get("last_id", 0)]
+            state["last_id"] = max(ids)
+
+        return items
+
+    pipeline = scratch_pipeline("recommitted")
+    land_source(pipeline, source([1, 2, 3]), "recommitted")
+    child = multiprocessing.get_context("fork").Process(
+        target=_land_killed_after_first_commit, args=(pipeline, source([2, 3, 4]))
+    )
+    child.start()
+    child.join(120)
+    assert child.exitcode == 9, "the child was not killed in the window"
+    resumed = make_pipeline(settings, warehouse, "test_recommitted", "raw_test_recommitted", progress=False)
+    assert len(resumed.list_normalized_load_packages()) == 1
+
+    with caplog.at_level(logging.WARNING, logger="customer_sync.extract"):
+        land_source(resumed, source([2, 3, 4]), "recommitted")
+
+    assert "cannot be finished" in caplog.text and "from scratch" in caplog.text
+    assert resumed.list_normalized_load_packages() == []
+    rows = fetch_rows(warehouse, "select id from raw_test_recommitted.items order by id")
+    assert rows == [(2,), (3,), (4,)]
