@@ -82,3 +82,17 @@
         "' (inc|incorporated|llc|llp|ltd|limited|plc|corp|corporation|gmbh|ag|kg|ohg|ug|se|sa|sas|sarl|srl|spa|bv|nv|pty|pte|oy|ab|aps|kk|gbr|co|company|group|holding|holdings|industries|enterprises|solutions|services|partners) '"
     ) }}, false)
 {%- endmacro %}
+
+
+{#-
+    Whether a person record is really a company known by its name alone: no company name, and a full
+    name that looks like a company's ("Asuncion Company"). Matching keys such a record as a company
+    (int_customer_records) and the reverse-ETL compares its name as the company name
+    (sync_field_comparisons), so the rule lives here once. Never null.
+-#}
+{% macro is_company_by_name(entity_type, company_name, full_name) -%}
+    coalesce(
+        {{ entity_type }} = 'person' and {{ company_name }} is null and {{ looks_like_company_name(full_name) }},
+        false
+    )
+{%- endmacro %}

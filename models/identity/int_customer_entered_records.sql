@@ -23,10 +23,6 @@
     'stg_crm__contacts', 'stg_crm__companies', 'stg_billing__customers',
     'stg_support__users', 'stg_support__organizations', 'stg_erp__partners',
 ]) -%}
-{%- set landed_columns = [
-    'record_id', 'source_system', 'source_table', 'source_record_id', 'golden_id_in_source', 'is_deleted',
-    'source_created_at', 'source_updated_at', 'loaded_at',
-] -%}
 {#- value column -> the columns that follow it (itself first) -#}
 {%- set entered_values = {
     'entity_type': ['entity_type'],
@@ -47,6 +43,8 @@
 } -%}
 {%- set entered_columns = [] -%}
 {%- for columns in entered_values.values() %}{% do entered_columns.extend(columns) %}{% endfor -%}
+{#- ids, deletion flags and clocks: always as landed -#}
+{%- set landed_columns = canonical_record_column_names() | reject('in', entered_columns) | list -%}
 {%- set kept = previous_build_relation('identity', this.identifier) -%}
 {%- set golden = previous_build_relation('marts', 'dim_customer') -%}
 {%- set xref = previous_build_relation('marts', 'customer_xref') -%}

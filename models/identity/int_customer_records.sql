@@ -2,13 +2,7 @@
     Every live source record in one shape, with the keys that blocking and comparisons use. The values
     are as entered outside the hub (int_customer_entered_records): the hub's own writes are not evidence.
 -#}
-{%- set canonical_columns = [
-    'record_id', 'source_system', 'source_table', 'source_record_id', 'entity_type',
-    'first_name', 'last_name', 'full_name', 'email', 'is_email_valid', 'phone', 'is_phone_valid',
-    'company_name', 'address_line1', 'address_line2', 'city', 'postcode', 'region', 'country_code',
-    'birth_date', 'national_id', 'golden_id_in_source', 'is_deleted',
-    'source_created_at', 'source_updated_at', 'loaded_at',
-] -%}
+{%- set canonical_columns = canonical_record_column_names() -%}
 
 with
 
@@ -37,10 +31,7 @@ classified as materialized (
 
     select
         *,
-        coalesce(
-            entity_type = 'person' and company_name is null and {{ looks_like_company_name('full_name') }},
-            false
-        ) as is_company_by_name
+        {{ is_company_by_name('entity_type', 'company_name', 'full_name') }} as is_company_by_name
     from live_records
 
 ),

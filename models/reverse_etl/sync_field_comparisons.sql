@@ -75,7 +75,7 @@ all_records as (
             -- name is then its company name, which a company golden record compares with
             cast(coalesce(
                 company_name,
-                case when entity_type = 'person' and {{ looks_like_company_name('full_name') }} then full_name end
+                case when {{ is_company_by_name('entity_type', 'company_name', 'full_name') }} then full_name end
             ) as text) as company_name,
             case when is_email_valid then email end as valid_email,
             {{ street_address('address_line1', 'address_line2') }} as street_address,
