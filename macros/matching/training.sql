@@ -18,8 +18,11 @@
 
 
 {#- The fingerprint of what training depends on: the code of the named models (the estimating model and
-    the models between it and the standardized records), the comparison levels' SQL, the given vars and
-    the content of seeds/match_parameters.csv. Only meaningful at execution time. -#}
+    the models between it and the standardized records) and of every model and seed upstream of them
+    (staging, standardization seeds such as ref_nicknames: dbt's checksums of their files), the
+    comparison levels' SQL, the given vars and the content of seeds/match_parameters.csv. Macros are not
+    in it (dbt's graph does not carry their code): after changing a standardization macro alone, build
+    with --retrain. Only meaningful at execution time. -#}
 {% macro match_training_fingerprint(model_names, var_values) -%}
     {%- if not execute -%}
         {{ return('') }}
@@ -27,6 +30,18 @@
     {%- set parts = [comparison_levels(), var_values | join('|')] -%}
     {%- for name in model_names -%}
         {%- do parts.append(graph.nodes['model.' ~ project_name ~ '.' ~ name].raw_code) -%}
+    {%- endfor -%}
+    {#- upstream models and seeds, breadth first; the loop also visits the nodes it appends -#}
+    {%- set pending = [] -%}
+    {%- set seen = [] -%}
+    {%- for name in model_names %}{% do pending.append('model.' ~ project_name ~ '.' ~ name) %}{% endfor -%}
+    {%- for unique_id in pending -%}
+        {%- if unique_id not in seen and unique_id in graph.nodes -%}
+            {%- do seen.append(unique_id) -%}
+            {%- set node = graph.nodes[unique_id] -%}
+            {%- do parts.append(unique_id ~ '=' ~ node.checksum.checksum) -%}
+            {%- do pending.extend(node.depends_on.nodes) -%}
+        {%- endif -%}
     {%- endfor -%}
     {%- set seed = ref('match_parameters') -%}
     {%- if adapter.get_relation(database=seed.database, schema=seed.schema, identifier=seed.identifier) is none -%}

@@ -1,11 +1,12 @@
 """Golden records end to end on a small labelled file: stable ids, merges, splits, conflicts, marts, grants.
 
-One module-scoped scenario runs five builds in a project copy and keeps what each produced:
+One module-scoped scenario runs six builds in a project copy and keeps what each produced:
   A  60 people (two rows each) and person X;
   B  nothing changed;
   C  person Y added;
   D  a steward ties X to Y (must_match), and a chain k1 - k2 - k3 whose ends have conflicting birth dates;
-  E  the steward reverses the X/Y decision (must_not_match).
+  E  the steward reverses the X/Y decision (must_not_match);
+  F  a nickname is added to seeds/ref_nicknames.csv (in the copy).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Step:
     result: BuildResult
     xref: dict[str, str]
     history: list[tuple[Any, ...]] = field(default_factory=list)
+    trained_at: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -62,7 +64,9 @@ def _step(world: GoldenWorld, result: BuildResult) -> Step:
         "select event_type, old_customer_id, new_customer_id, record_ids "
         "from {p}identity.customer_id_history order by built_at, event_type"
     )
-    return Step(result=result, xref=world.xref(), history=history)
+    estimates = "select distinct trained_at from {p}identity.int_customer_%s_probabilities"
+    trained_at = {table: world.query(estimates % table) for table in ("u", "m")}
+    return Step(result=result, xref=world.xref(), history=history, trained_at=trained_at)
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +85,10 @@ def scenario(golden_world: GoldenWorld) -> Scenario:
     steps["D"] = _step(world, world.build())
     world.set_steward_rules([(ids["x1"], ids["y1"], "must_not_match"), *chain_rules])
     steps["E"] = _step(world, world.build())
+    # an analyst adds a nickname: the standardized records (upstream of the estimates) may change
+    nicknames = world.settings.project_dir / "seeds" / "ref_nicknames.csv"
+    nicknames.write_text(nicknames.read_text(encoding="utf-8") + "xav,xavier\n", encoding="utf-8")
+    steps["F"] = _step(world, world.build())
     return Scenario(steps=steps, world=world)
 
 
@@ -102,6 +110,19 @@ def test_unchanged_build_keeps_every_id_and_adds_no_snapshot_rows(scenario: Scen
     assert b.xref == a.xref
     assert b.result.snapshot_rows_added == 0
     assert (b.result.merges, b.result.splits, b.result.moves) == (0, 0, 0)
+
+
+def test_match_parameters_are_estimated_once_and_again_when_their_inputs_change(scenario: Scenario) -> None:
+    """u and m are estimated on the first build and copied by later ones (macros/matching/training.sql):
+    not re-estimated for a build with no change (B), 2 more records (C) or steward rules (D, E), which
+    are downstream of them; re-estimated when a seed upstream of them changed (F)."""
+    steps = scenario.steps
+    for table in ("u", "m"):
+        first = steps["A"].trained_at[table]
+        assert len(first) == 1, f"{table}: one estimate per build, got {first}"
+        for name in "BCDE":
+            assert steps[name].trained_at[table] == first, f"{table} re-estimated in build {name}"
+        assert steps["F"].trained_at[table] != first, f"{table} kept after ref_nicknames changed"
 
 
 def test_new_person_gets_a_new_id_and_others_keep_theirs(scenario: Scenario) -> None:
