@@ -73,14 +73,15 @@
 
 
 {#-
-    Whether a (cleaned) customer name looks like a company: it carries a legal form as a whole word
-    (Inc, LLC, Ltd, GmbH, AG, S.A., Pty, B.V. ...) or a word such as Corporation or Holdings.
+    Whether a (cleaned) customer name looks like a company: it carries a legal form or a word such as
+    Holdings as a whole word (var company_name_words: Inc, Ltd, GmbH, S.A., S.L., Α.Ε., ООО ...), or
+    ends in a legal form written without a space (var company_name_suffixes: 株式会社, 有限公司).
 -#}
 {% macro looks_like_company_name(expr) -%}
     coalesce({{ regex_matches(
         "' ' || " ~ regex_replace_all("lower(" ~ expr ~ ")", "'[.,]'", "''") ~ " || ' '",
-        "' (inc|incorporated|llc|llp|ltd|limited|plc|corp|corporation|gmbh|ag|kg|ohg|ug|se|sa|sas|sarl|srl|spa|bv|nv|pty|pte|oy|ab|aps|kk|gbr|co|company|group|holding|holdings|industries|enterprises|solutions|services|partners) '"
-    ) }}, false)
+        "' (" ~ var('company_name_words') | join('|') ~ ") '"
+    ) }} or {{ regex_matches(expr, "'(" ~ var('company_name_suffixes') | join('|') ~ ")$'") }}, false)
 {%- endmacro %}
 
 
