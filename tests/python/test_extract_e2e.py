@@ -304,7 +304,14 @@ def test_a_killed_extract_is_finished_by_the_next_run(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(4.0)
+        # killed as soon as one source is loading (a normalized package waits in its pipeline), while the
+        # slowed-down others are still extracting: every step has work in flight
+        pending = settings.home / "dlt"
+        deadline = time.monotonic() + 120
+        while process.poll() is None and time.monotonic() < deadline:
+            if any(pending.glob("customer_sync_*/load/normalized/*")):
+                break
+            time.sleep(0.02)
         assert process.poll() is None, "the extract finished before it could be killed; raise the latency"
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
