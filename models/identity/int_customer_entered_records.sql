@@ -16,6 +16,10 @@
     - the hub wrote the record since the last build and the value as landed is the golden value of the
       record's customer at the last build (for systems without an update clock, like billing): the
       value kept then;
+    - the hub wrote the record since the last build, its country as landed changed to the golden
+      country (the hub wrote it), and the value is one staging reads with the country (phone, postcode,
+      birth date: a national-format phone becomes valid E.164 once the country is known): the value
+      kept then, as the clock rule does for systems with a clock;
     - otherwise (a change made outside the hub): the value as landed.
     A validity flag follows its value. Ids, deletion flags and clocks are always as landed.
 -#}
@@ -41,6 +45,8 @@
     'birth_date': ['birth_date'],
     'national_id': ['national_id'],
 } -%}
+{#- values whose standardized form depends on the record's country (calling code, postcode format, date order) -#}
+{%- set country_dependent_values = ['phone', 'postcode', 'birth_date'] -%}
 {%- set entered_columns = [] -%}
 {%- for columns in entered_values.values() %}{% do entered_columns.extend(columns) %}{% endfor -%}
 {#- ids, deletion flags and clocks: always as landed -#}
@@ -128,6 +134,12 @@ live_records as (
                 'written_since_kept.last_attempted_at',
                 'written_since_kept.last_finished_at'
             ) }} as is_changed_only_by_hub,
+            -- the hub wrote the record's country since the last build (clockless systems included)
+            (
+                written_since_kept.source_record_id is not null
+                and live_records.country_code is distinct from kept_records.landed_country_code
+                and live_records.country_code is not distinct from previous_golden.country_code
+            ) as is_country_written_by_hub,
             {% for value, columns in entered_values.items() %}
                 {%- for column in columns %}
                     kept_records.{{ column }} as kept_{{ column }},
@@ -159,6 +171,9 @@ live_records as (
                     {{ value }} is not distinct from kept_landed_{{ value }}
                     or is_changed_only_by_hub
                     or (is_written_by_hub and {{ value }} is not distinct from golden_{{ value }})
+                    {%- if value in country_dependent_values %}
+                        or is_country_written_by_hub
+                    {%- endif %}
                 ) as keeps_{{ value }}{% if not loop.last %},{% endif %}
             {%- endfor %}
         from compared
