@@ -33,33 +33,52 @@ golden_ids as (
 
 ),
 
+-- the pair with its scores and the customers its records ended in, before it is unpivoted
+matched_pairs as (
+
+    select
+        matches.record_id_l,
+        matches.record_id_r,
+        golden_l.customer_id as customer_id_l,
+        golden_r.customer_id as customer_id_r,
+        matches.entity_type,
+        matches.match_rule,
+        matches.match_weight as pair_match_weight,
+        matches.match_probability as pair_match_probability,
+        {% for comparison in comparisons -%}
+            scores.{{ comparison }}_level,
+            scores.{{ comparison }}_weight,
+        {% endfor -%}
+        scores.name_frequency_weight
+    from matches
+    left join scores
+        on
+            matches.record_id_l = scores.record_id_l
+            and matches.record_id_r = scores.record_id_r
+    left join golden_ids as golden_l
+        on matches.record_id_l = golden_l.record_id and golden_l.is_active
+    left join golden_ids as golden_r
+        on matches.record_id_r = golden_r.record_id and golden_r.is_active
+
+),
+
+-- one row per comparison with its level and weight, then the name frequency adjustment (no level; 0
+-- unless the names agree exactly): one pass over the pairs
 pair_comparisons as (
 
-    {#- every comparison's level and weight, then the name frequency adjustment (no level; 0 unless the
-        names agree exactly) -#}
-    {%- set explained = [] -%}
-    {%- for comparison in comparisons -%}
-        {%- do explained.append((comparison, 'scores.' ~ comparison ~ '_level', 'scores.' ~ comparison ~ '_weight')) -%}
-    {%- endfor -%}
-    {%- do explained.append(('name_frequency', 'null::integer', 'scores.name_frequency_weight')) %}
-    {% for comparison, level, weight in explained %}
-        select
-            matches.record_id_l,
-            matches.record_id_r,
-            matches.entity_type,
-            matches.match_rule,
-            matches.match_weight as pair_match_weight,
-            matches.match_probability as pair_match_probability,
-            '{{ comparison }}' as comparison,
-            {{ level }} as comparison_level,
-            {{ weight }} as comparison_weight
-        from matches
-        left join scores
-            on
-                matches.record_id_l = scores.record_id_l
-                and matches.record_id_r = scores.record_id_r
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    select
+        matched_pairs.*,
+        explained.comparison,
+        explained.comparison_level,
+        explained.comparison_weight
+    from matched_pairs
+    cross join lateral (
+        values
+        {% for comparison in comparisons -%}
+            ('{{ comparison }}', matched_pairs.{{ comparison }}_level, matched_pairs.{{ comparison }}_weight),
+        {% endfor -%}
+        ('name_frequency', null::integer, matched_pairs.name_frequency_weight)
+    ) as explained (comparison, comparison_level, comparison_weight)
 
 ),
 
@@ -68,9 +87,9 @@ final as (
     select
         pair_comparisons.record_id_l,
         pair_comparisons.record_id_r,
-        golden_l.customer_id as customer_id_l,
-        golden_r.customer_id as customer_id_r,
-        coalesce(golden_l.customer_id = golden_r.customer_id, false) as is_same_customer,
+        pair_comparisons.customer_id_l,
+        pair_comparisons.customer_id_r,
+        coalesce(pair_comparisons.customer_id_l = pair_comparisons.customer_id_r, false) as is_same_customer,
         pair_comparisons.entity_type,
         pair_comparisons.match_rule,
         pair_comparisons.pair_match_weight,
@@ -85,10 +104,6 @@ final as (
             pair_comparisons.entity_type = parameters.entity_type
             and pair_comparisons.comparison = parameters.comparison
             and pair_comparisons.comparison_level = parameters.comparison_level
-    left join golden_ids as golden_l
-        on pair_comparisons.record_id_l = golden_l.record_id and golden_l.is_active
-    left join golden_ids as golden_r
-        on pair_comparisons.record_id_r = golden_r.record_id and golden_r.is_active
 
 )
 
