@@ -16,10 +16,11 @@
     - the hub wrote the record since the last build and the value as landed is the golden value of the
       record's customer at the last build (for systems without an update clock, like billing): the
       value kept then;
-    - the hub wrote the record since the last build, its country as landed changed to the golden
-      country (the hub wrote it), and the value is one staging reads with the country (phone, postcode,
-      birth date: a national-format phone becomes valid E.164 once the country is known): the value
-      kept then, as the clock rule does for systems with a clock;
+    - the hub wrote the record since the last build, a value staging derives others from changed to
+      the golden value (the hub wrote it), and this value is derived from it: phone, postcode and birth
+      date from the country (a national-format phone becomes valid E.164 once the country is known),
+      first and last name from a full name written alone: the value kept then, as the clock rule does
+      for systems with a clock;
     - otherwise (a change made outside the hub): the value as landed.
     A validity flag follows its value. Ids, deletion flags and clocks are always as landed.
 -#}
@@ -45,8 +46,14 @@
     'birth_date': ['birth_date'],
     'national_id': ['national_id'],
 } -%}
-{#- values whose standardized form depends on the record's country (calling code, postcode format, date order) -#}
-{%- set country_dependent_values = ['phone', 'postcode', 'birth_date'] -%}
+{#-
+    value -> the values staging derives from it: the country gives the calling code, the postcode format
+    and the date order; a full name alone is split into first and last name
+-#}
+{%- set derived_values = {
+    'country_code': ['phone', 'postcode', 'birth_date'],
+    'full_name': ['first_name', 'last_name'],
+} -%}
 {%- set entered_columns = [] -%}
 {%- for columns in entered_values.values() %}{% do entered_columns.extend(columns) %}{% endfor -%}
 {#- ids, deletion flags and clocks: always as landed -#}
@@ -134,12 +141,15 @@ live_records as (
                 'written_since_kept.last_attempted_at',
                 'written_since_kept.last_finished_at'
             ) }} as is_changed_only_by_hub,
-            -- the hub wrote the record's country since the last build (clockless systems included)
-            (
-                written_since_kept.source_record_id is not null
-                and live_records.country_code is distinct from kept_records.landed_country_code
-                and live_records.country_code is not distinct from previous_golden.country_code
-            ) as is_country_written_by_hub,
+            -- the hub wrote the value since the last build (clockless systems included): it changed, to
+            -- the golden value
+            {% for value in derived_values %}
+                (
+                    written_since_kept.source_record_id is not null
+                    and live_records.{{ value }} is distinct from kept_records.landed_{{ value }}
+                    and live_records.{{ value }} is not distinct from previous_golden.{{ value }}
+                ) as is_{{ value }}_written_by_hub,
+            {% endfor %}
             {% for value, columns in entered_values.items() %}
                 {%- for column in columns %}
                     kept_records.{{ column }} as kept_{{ column }},
@@ -171,9 +181,9 @@ live_records as (
                     {{ value }} is not distinct from kept_landed_{{ value }}
                     or is_changed_only_by_hub
                     or (is_written_by_hub and {{ value }} is not distinct from golden_{{ value }})
-                    {%- if value in country_dependent_values %}
-                        or is_country_written_by_hub
-                    {%- endif %}
+                    {%- for source_value, derived in derived_values.items() if value in derived %}
+                        or is_{{ source_value }}_written_by_hub
+                    {%- endfor %}
                 ) as keeps_{{ value }}{% if not loop.last %},{% endif %}
             {%- endfor %}
         from compared
