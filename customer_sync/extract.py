@@ -29,6 +29,7 @@ from typing import Any
 
 import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.common.destination.exceptions import DestinationTerminalException
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from customer_sync import credentials
@@ -362,17 +363,18 @@ def _run_pipeline(pipeline: dlt.Pipeline, source: Any, name: str, full_refresh: 
 
     A kill between the destination's commit of a load job and dlt's record of it leaves a job that dlt
     runs again when it resumes the package: its rows are inserted a second time and the staging
-    table's unique ``_dlt_id`` key refuses them, every time. Such a package is aborted (dlt rewinds
-    the pipeline state to where the package began, so nothing it carried is lost) and the source is
-    extracted again, from scratch when the aborted package was a full refresh that had already
-    emptied the tables."""
+    table's unique ``_dlt_id`` key refuses them, every time (a terminal error). Such a package is
+    aborted (dlt rewinds the pipeline state to where the package began, so nothing it carried is lost)
+    and the source is extracted again, from scratch when the aborted package was a full refresh that
+    had already emptied the tables. Other failures are raised as they are."""
     resumed = set(pipeline.list_normalized_load_packages())
     try:
         pipeline.run(source, refresh="drop_data" if full_refresh else None)
         return
     except PipelineStepFailed as exc:
-        if exc.step != "load" or exc.load_id not in resumed:
-            raise
+        terminal = any(isinstance(cause, DestinationTerminalException) for cause in _causes(exc))
+        if exc.step != "load" or exc.load_id not in resumed or not terminal:
+            raise  # a new package, or an error that may pass (the database is down): as before
         package = pipeline.get_load_package_state(exc.load_id)
         refreshed = bool(package.get("truncated_tables") or package.get("dropped_tables"))
         logger.warning(
