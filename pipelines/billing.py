@@ -5,7 +5,9 @@
 - Later runs: Stripe customers have no ``updated`` timestamp, so changes come from ``GET /v1/events``
   (``customer.created``, ``customer.updated``, ``customer.deleted``) created since the watermark minus
   an overlap; events already applied are skipped by id, and each customer lands once per run, as its
-  newest event left it. A ``customer.deleted`` event lands the customer with ``deleted = true``.
+  newest event left it. The watermark is the newest event applied or, when that is older, the time the
+  last run started reading, so a burst of events is re-read by one run, not by every run until the
+  next event. A ``customer.deleted`` event lands the customer with ``deleted = true``.
 
 The event-id window and the watermark are kept by hand in the resource state: dlt's ``incremental``
 cannot re-read an overlap while skipping what it already landed (it de-duplicates only on its last
@@ -117,6 +119,7 @@ def _full_load(client: RESTClient, state: dict[str, Any], overlap_s: int) -> Ite
 
 def _changes(client: RESTClient, state: dict[str, Any], overlap_s: int) -> Iterator[list[dict[str, Any]]]:
     watermark: int = state["watermark"]
+    read_at = int(time.time())
     applied: dict[str, int] = dict(state.get("applied_events") or {})
     newest_first: dict[str, dict[str, Any]] = {}
     newest = watermark
@@ -135,9 +138,10 @@ def _changes(client: RESTClient, state: dict[str, Any], overlap_s: int) -> Itera
         )
     if newest_first:
         yield list(newest_first.values())
-    state["watermark"] = newest
+    # events created an overlap before this read started were in the list it read: start there next time
+    state["watermark"] = max(newest, read_at)
     state["applied_events"] = {
-        eid: created for eid, created in applied.items() if created >= newest - overlap_s
+        eid: created for eid, created in applied.items() if created >= state["watermark"] - overlap_s
     }
 
 

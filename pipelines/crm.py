@@ -3,8 +3,11 @@
 - First run: a full load through the list endpoint (``limit=100``, opaque ``after``), asking for every
   property staging reads (HubSpot returns only a few defaults otherwise).
 - Later runs: the search endpoint, filtered ``GTE`` on the modified-date property (``lastmodifieddate``
-  for contacts, ``hs_lastmodifieddate`` for companies) minus a lookback that covers the search index
-  lag, sorted ascending, 200 per page. Search stops at 10,000 results per query, so the query restarts
+  for contacts, ``hs_lastmodifieddate`` for companies) from the watermark minus a lookback that covers
+  the search index lag, sorted ascending, 200 per page. The watermark is the newest modification landed
+  or, when that is older, the time the last run's search started: everything modified a lookback before
+  that was visible to it. So a burst of writes (the hub's own write-back) is re-read by one run, not by
+  every run until the next change. Search stops at 10,000 results per query, so the query restarts
   from the last modification time it saw before it gets there.
 - Every run: archived records (``archived=true`` list; search never returns them) land as rows with
   ``archived = true``. Nothing vanishes.
@@ -173,6 +176,7 @@ def _changes(
     client: RESTClient, kind: ObjectType, state: dict[str, Any], lookback_ms: int
 ) -> Iterator[list[dict[str, Any]]]:
     watermark: int = state["watermark_ms"]
+    searched_ms = int(time.time() * 1000)
     recent: dict[str, int] = dict(state.get("recent") or {})
     archived_ids: set[str] = set(state.get("archived_ids") or [])
     start = watermark - lookback_ms
@@ -215,8 +219,9 @@ def _changes(
             )
         # 10,000 results is the most one search returns: restart from the last modification time seen
         start = last_seen
-    state["watermark_ms"] = newest
-    state["recent"] = {rid: ms for rid, ms in recent.items() if ms >= newest - lookback_ms}
+    # versions modified a lookback before this search started were visible to it: the next run starts there
+    state["watermark_ms"] = max(newest, searched_ms)
+    state["recent"] = {rid: ms for rid, ms in recent.items() if ms >= state["watermark_ms"] - lookback_ms}
     state["archived_ids"] = sorted(archived_ids)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +11,7 @@ import dlt
 import pytest
 import requests
 
+import pipelines.billing as billing
 import pipelines.crm as crm
 from customer_sync import db as database
 from customer_sync.extract import land_source
@@ -98,3 +100,74 @@ def test_search_restarts_from_the_last_modification_time_at_the_cap(
     assert result.tables["contacts"] == 30
     landed = dict(fetch_rows(warehouse, "select id, properties__firstname from raw_test_crm_cap.contacts"))
     assert {landed[c["id"]] for c in contacts} == {f"Capped{i}" for i in range(30)}
+
+
+@pytest.mark.e2e
+def test_a_burst_of_changes_is_read_again_by_one_run_not_by_every_run(
+    simulator_factory: Callable[..., Simulators],
+    scratch_pipeline: Callable[[str], dlt.Pipeline],
+    warehouse: database.Database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The window re-read for index lag starts from the newest change landed or, when nothing changed
+    since, from the last run's start: a burst (the hub's write-back) is not read again on every run."""
+    sims = simulator_factory(data=small_dataset(40), fast=True, search_lag_ms=0, export_hide_seconds=0)
+    crm_pipeline, billing_pipeline = scratch_pipeline("crm_window"), scratch_pipeline("billing_window")
+    read = {"crm": 0, "billing": 0}
+    modified_ms, events = crm._modified_ms, billing._events
+
+    def counted_modified_ms(record: dict[str, Any], kind: crm.ObjectType) -> int:
+        read["crm"] += 1
+        return modified_ms(record, kind)
+
+    def counted_events(*args: Any, **kwargs: Any) -> Any:
+        for event in events(*args, **kwargs):
+            read["billing"] += 1
+            yield event
+
+    monkeypatch.setattr(crm, "_modified_ms", counted_modified_ms)
+    monkeypatch.setattr(billing, "_events", counted_events)
+
+    def land() -> dict[str, int]:
+        read.update(crm=0, billing=0)
+        crm_source = crm.crm_source(
+            base_url=sims.url("crm"),
+            api_token=sims.token("crm"),
+            requests_per_second=500.0,
+            lookback_seconds=1.0,
+        )
+        billing_source = billing.billing_source(
+            base_url=sims.url("billing"),
+            api_token=sims.token("billing"),
+            requests_per_second=500.0,
+            overlap_seconds=1,
+        )
+        landed = {
+            "crm": land_source(crm_pipeline, crm_source, "crm").tables["contacts"],
+            "billing": land_source(billing_pipeline, billing_source, "billing").tables["customers"],
+        }
+        time.sleep(2.1)  # past the one-second window (Stripe's event times are whole seconds)
+        return landed
+
+    land()
+    contacts = [c for c in sims.records("crm", "contacts") if not c.get("archived")][:12]
+    customers = [c for c in sims.records("billing", "customers") if not c.get("deleted")][:8]
+    burst = [
+        *[
+            {"system": "crm", "table": "contacts", "id": c["id"], "set": {"firstname": f"Burst{i}"}}
+            for i, c in enumerate(contacts)
+        ],
+        *[
+            {"system": "billing", "table": "customers", "id": c["id"], "set": {"name": f"Burst {i}"}}
+            for i, c in enumerate(customers)
+        ],
+    ]
+    sims.apply_edits(burst)
+    time.sleep(2.1)
+
+    assert land() == {"crm": 12, "billing": 8}
+    assert read == {"crm": 12, "billing": 8}  # the burst, read once
+    assert land() == {"crm": 0, "billing": 0}
+    assert read == {"crm": 0, "billing": 0}  # not read again: nothing changed since the last run
+    sims.apply_edits([burst[0] | {"set": {"firstname": "Later"}}, burst[-1] | {"set": {"name": "Later"}}])
+    assert land() == {"crm": 1, "billing": 1}  # a later change still lands
