@@ -122,7 +122,7 @@ COLUMN_HINTS = {
         ]  # fmt: skip
     ),
     "users": {
-        **_text_columns(["name", "email", "phone", "external_id"]),
+        **_text_columns(["name", "email", "phone", "external_id", "details"]),
         "organization_id": {"data_type": "bigint", "nullable": True},
     },
     "organizations": _text_columns(["name", "external_id", "details"]),
@@ -140,19 +140,34 @@ COLUMN_HINTS = {
 def staged(settings: Settings, warehouse: database.Database) -> database.Database:
     """The records above landed with dlt as cs_loader, then the staging models built."""
     for system, tables in _raw_records().items():
-        pipeline = dlt.pipeline(
-            pipeline_name=f"test_staging_{system}",
-            destination=dlt.destinations.postgres(warehouse.role_url("cs_loader")),
-            dataset_name=f"raw_{system}",
-            pipelines_dir=str(settings.home / "dlt_test_staging"),
-        )
         for table, rows in tables.items():
-            resource = dlt.resource(
-                rows, name=table, primary_key="id", write_disposition="merge", columns=COLUMN_HINTS.get(table)
-            )
-            pipeline.run(resource)
+            _land(settings, warehouse, system, table, rows)
     run_dbt(settings, warehouse, "build", select=["staging", *SEEDS])
     return warehouse
+
+
+def _land(
+    settings: Settings,
+    warehouse: database.Database,
+    system: str,
+    table: str,
+    rows: list[dict[str, Any]],
+    write_disposition: str = "merge",
+) -> None:
+    pipeline = dlt.pipeline(
+        pipeline_name=f"test_staging_{system}",
+        destination=dlt.destinations.postgres(warehouse.role_url("cs_loader")),
+        dataset_name=f"raw_{system}",
+        pipelines_dir=str(settings.home / "dlt_test_staging"),
+    )
+    resource = dlt.resource(
+        rows,
+        name=table,
+        primary_key="id",
+        write_disposition=write_disposition,
+        columns=COLUMN_HINTS.get(table),
+    )
+    pipeline.run(resource)
 
 
 def _rows(db: database.Database, sql: str) -> list[tuple[Any, ...]]:
@@ -233,3 +248,51 @@ def test_bad_records_stay_in_staging_and_are_quarantined_with_reasons(staged: da
         ("stg-3", "no_usable_name", "error"),
         ("stg-3", "unknown_country", "warning"),
     ]
+
+
+def _row_versions(db: database.Database, model: str) -> dict[str, str]:
+    """Record id -> the transaction that wrote the built row (Postgres ``xmin``)."""
+    return {rid: xmin for rid, xmin in _rows(db, f"select record_id, xmin::text from staging.{model}")}
+
+
+@pytest.mark.e2e
+def test_a_build_standardizes_only_changed_records_and_all_after_a_rule_change(
+    settings: Settings, staged: database.Database
+) -> None:
+    contacts = _raw_records()["crm"]["contacts"]
+    before = {model: _row_versions(staged, model) for model in ("base_crm__contacts", "base_support__users")}
+
+    # one contact edited, one added; the user's organization renamed (a looked-up value, not the user row)
+    edited = {**contacts[0], "properties": {**contacts[0]["properties"], "firstname": "josefina"}}
+    added = _contact("stg-4", firstname="Ada", lastname="Lovelace", email="ada@example.org", country="GB")
+    _land(settings, staged, "crm", "contacts", [edited, added])
+    _land(settings, staged, "support", "organizations", [{**_raw_records()["support"]["organizations"][0],
+                                                          "name": "Zeta Conseil SARL"}])  # fmt: skip
+    run_dbt(settings, staged, "run", select=["staging"])
+
+    after = _row_versions(staged, "base_crm__contacts")
+    rewritten = sorted(rid for rid, xmin in after.items() if before["base_crm__contacts"].get(rid) != xmin)
+    assert rewritten == ["crm:contacts:stg-1", "crm:contacts:stg-4"]
+    assert _rows(
+        staged, "select first_name from staging.stg_crm__contacts where source_record_id = 'stg-1'"
+    ) == [("Josefina",)]
+    users_after = _row_versions(staged, "base_support__users")
+    assert (
+        users_after.keys() == before["base_support__users"].keys()
+        and users_after != before["base_support__users"]
+    )
+    assert _rows(staged, "select company_name from staging.stg_support__users") == [("Zeta Conseil SARL",)]
+
+    # an analyst changes a rule the standardization reads (a var here; a seed or macro alike): all again
+    unchanged = _row_versions(staged, "base_crm__contacts")
+    run_dbt(
+        settings, staged, "run", select=["base_crm__contacts"], dbt_vars={"address_unit_patterns": ["flat"]}
+    )
+    assert all(unchanged[rid] != xmin for rid, xmin in _row_versions(staged, "base_crm__contacts").items())
+
+    # the source re-landed whole without two records: they leave staging too
+    _land(settings, staged, "crm", "contacts", [edited, *contacts[1:]], write_disposition="replace")
+    run_dbt(settings, staged, "run", select=["staging"])
+    assert sorted(_row_versions(staged, "base_crm__contacts")) == [
+        "crm:contacts:stg-1", "crm:contacts:stg-2", "crm:contacts:stg-3"
+    ]  # fmt: skip

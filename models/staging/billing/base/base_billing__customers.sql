@@ -5,6 +5,12 @@
     creation time stands in for it.
 -#}
 
+{{ landed_changes_config('raw_billing', 'customers') }}
+{%- set steps %}
+    {{ standardized_customer_record_ctes('changed') }}
+{%- endset %}
+{%- set fingerprint = standardization_fingerprint(steps) %}
+
 with
 
 source as (
@@ -48,11 +54,14 @@ renamed as (
         coalesce(deleted, false) as is_deleted,
         {{ unix_seconds_to_timestamp('created') }} as source_created_at,
         {{ unix_seconds_to_timestamp('created') }} as source_updated_at,
+        _dlt_id as landed_row_id,
         {{ dlt_load_id_to_timestamp('_dlt_load_id') }} as loaded_at
     from typed
 
 ),
 
-{{ standardized_customer_record_ctes('renamed') }}
+{{ landed_changes_ctes('renamed', fingerprint) }}
 
-select * from standardized
+{{ steps }}
+
+{{ standardized_with_landing('standardized', fingerprint) }}

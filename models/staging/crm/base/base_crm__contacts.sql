@@ -1,3 +1,9 @@
+{{ landed_changes_config('raw_crm', 'contacts') }}
+{%- set steps %}
+    {{ standardized_customer_record_ctes('changed') }}
+{%- endset %}
+{%- set fingerprint = standardization_fingerprint(steps) %}
+
 with
 
 source as (
@@ -32,11 +38,14 @@ renamed as (
         coalesce(archived, false) as is_deleted,
         {{ to_utc_timestamp('created_at') }} as source_created_at,
         {{ to_utc_timestamp('updated_at') }} as source_updated_at,
+        _dlt_id as landed_row_id,
         {{ dlt_load_id_to_timestamp('_dlt_load_id') }} as loaded_at
     from source
 
 ),
 
-{{ standardized_customer_record_ctes('renamed') }}
+{{ landed_changes_ctes('renamed', fingerprint) }}
 
-select * from standardized
+{{ steps }}
+
+{{ standardized_with_landing('standardized', fingerprint) }}

@@ -4,6 +4,12 @@
     fields; a text field holding 'false' is read as empty.
 -#}
 
+{{ landed_changes_config('raw_erp', 'res_partner') }}
+{%- set steps %}
+    {{ standardized_customer_record_ctes('changed') }}
+{%- endset %}
+{%- set fingerprint = standardization_fingerprint(steps) %}
+
 with
 
 source as (
@@ -53,6 +59,7 @@ renamed as (
         not coalesce(source.active, true) as is_deleted,
         {{ to_utc_timestamp('source.create_date') }} as source_created_at,
         {{ to_utc_timestamp('source.write_date') }} as source_updated_at,
+        source._dlt_id as landed_row_id,
         {{ dlt_load_id_to_timestamp('source._dlt_load_id') }} as loaded_at
     from source
     left join countries
@@ -62,6 +69,8 @@ renamed as (
 
 ),
 
-{{ standardized_customer_record_ctes('renamed') }}
+{{ landed_changes_ctes('renamed', fingerprint) }}
 
-select * from standardized
+{{ steps }}
+
+{{ standardized_with_landing('standardized', fingerprint) }}

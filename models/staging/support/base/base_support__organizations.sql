@@ -1,3 +1,11 @@
+{{ landed_changes_config('raw_support', 'organizations') }}
+{%- set steps %}
+    {{ free_text_address_ctes('changed', 'address_text') }}
+
+    {{ standardized_customer_record_ctes('address_text_split') }}
+{%- endset %}
+{%- set fingerprint = standardization_fingerprint(steps) %}
+
 with
 
 source as (
@@ -27,13 +35,14 @@ renamed as (
         false as is_deleted,
         {{ to_utc_timestamp('created_at') }} as source_created_at,
         {{ to_utc_timestamp('updated_at') }} as source_updated_at,
+        _dlt_id as landed_row_id,
         {{ dlt_load_id_to_timestamp('_dlt_load_id') }} as loaded_at
     from source
 
 ),
 
-{{ free_text_address_ctes('renamed', 'address_text') }}
+{{ landed_changes_ctes('renamed', fingerprint) }}
 
-{{ standardized_customer_record_ctes('address_text_split') }}
+{{ steps }}
 
-select * from standardized
+{{ standardized_with_landing('standardized', fingerprint) }}

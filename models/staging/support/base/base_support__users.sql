@@ -1,5 +1,13 @@
 {#- The user's organization name is looked up (not joined for business logic) as the company name. -#}
 
+{{ landed_changes_config('raw_support', 'users') }}
+{%- set steps %}
+    {{ free_text_address_ctes('changed', 'address_text') }}
+
+    {{ standardized_customer_record_ctes('address_text_split') }}
+{%- endset %}
+{%- set fingerprint = standardization_fingerprint(steps) %}
+
 with
 
 source as (
@@ -35,6 +43,7 @@ renamed as (
         not coalesce(source.active, true) as is_deleted,
         {{ to_utc_timestamp('source.created_at') }} as source_created_at,
         {{ to_utc_timestamp('source.updated_at') }} as source_updated_at,
+        source._dlt_id as landed_row_id,
         {{ dlt_load_id_to_timestamp('source._dlt_load_id') }} as loaded_at
     from source
     left join organizations
@@ -42,8 +51,8 @@ renamed as (
 
 ),
 
-{{ free_text_address_ctes('renamed', 'address_text') }}
+{{ landed_changes_ctes('renamed', fingerprint) }}
 
-{{ standardized_customer_record_ctes('address_text_split') }}
+{{ steps }}
 
-select * from standardized
+{{ standardized_with_landing('standardized', fingerprint) }}

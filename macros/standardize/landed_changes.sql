@@ -1,0 +1,139 @@
+{#-
+    Incremental standardization. A base model standardizes each landed record on its own: its output
+    row is a function of the record's `renamed` row (the source columns it reads, the values it looks
+    up, when it was loaded), the standardization SQL and the reference seeds. So a build needs to
+    standardize only the records whose `renamed` row changed since the last build:
+
+    - `landed_hash` is the md5 of the whole `renamed` row. A record is standardized again when no row
+      of the built table has its record id with that hash (new, changed, re-landed, or its looked-up
+      organization or parent changed).
+    - `standardized_by` is the fingerprint of everything else the output depends on: the rendered
+      SQL of the standardization steps (macros and vars expanded), the model's own file, and dbt's
+      checksums of every model and seed upstream of it (ref_country_codes, ref_nicknames …). When it
+      differs from the built table's, every record is standardized again. `--full-refresh` rebuilds.
+    - Records no longer landed (a source re-landed whole after a refresh) are deleted after the
+      insert (`delete_records_no_longer_landed`, a post-hook), matched on dlt's row id.
+
+    A model uses it as:
+        {% set steps %} …standardization CTEs reading `changed`… {% endset %}
+        {% set fingerprint = standardization_fingerprint(steps) %}
+        with … renamed as (…, source._dlt_id as landed_row_id …),
+        {{ landed_changes_ctes('renamed', fingerprint) }}
+        {{ steps }}
+        {{ standardized_with_landing('standardized', fingerprint) }}
+-#}
+
+
+{#- The model config shared by the base models: incremental on the record id; the landed rows are
+    `source(source_name, table_name)`. -#}
+{% macro landed_changes_config(source_name, table_name) -%}
+    {{ config(
+        materialized='incremental',
+        unique_key='record_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='sync_all_columns',
+        post_hook=[
+            "{{ delete_records_no_longer_landed(source('" ~ source_name ~ "', '" ~ table_name ~ "')) }}"
+        ]
+    ) }}
+{%- endmacro %}
+
+
+{#- md5 of the rendered steps, the current model's file and every upstream model and seed checksum. -#}
+{% macro standardization_fingerprint(rendered_steps) -%}
+    {%- if not execute -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set parts = [rendered_steps] -%}
+    {%- do parts.extend(upstream_checksums([model.unique_id])) -%}
+    {{ return(local_md5(parts | join('#'))) }}
+{%- endmacro %}
+
+
+{#- `<unique_id>=<checksum>` of the given nodes and every model and seed upstream of them, breadth first
+    (the loop also visits the nodes it appends). -#}
+{% macro upstream_checksums(unique_ids) -%}
+    {%- set parts = [] -%}
+    {%- set pending = [] -%}
+    {%- set seen = [] -%}
+    {%- do pending.extend(unique_ids) -%}
+    {%- for unique_id in pending -%}
+        {%- if unique_id not in seen and unique_id in graph.nodes -%}
+            {%- do seen.append(unique_id) -%}
+            {%- set node = graph.nodes[unique_id] -%}
+            {%- do parts.append(unique_id ~ '=' ~ node.checksum.checksum) -%}
+            {%- do pending.extend(node.depends_on.nodes) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(parts) }}
+{%- endmacro %}
+
+
+{#- Whether the built table can be extended: incremental, and built with the same fingerprint. -#}
+{% macro standardized_with_same_fingerprint(fingerprint) -%}
+    {#- a unit test has no built table (`this` is none): it standardizes its given rows -#}
+    {%- if this is none or not is_incremental() -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set column_names = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
+    {%- if 'standardized_by' not in column_names or 'landed_hash' not in column_names -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set built = run_query(
+        "select count(*), min(standardized_by), max(standardized_by) from " ~ this
+    ).rows[0] -%}
+    {{ return(built[0] == 0 or (built[1] == fingerprint and built[2] == fingerprint)) }}
+{%- endmacro %}
+
+
+{#- `changed`: the `renamed` rows to standardize in this build, with their hash. -#}
+{% macro landed_changes_ctes(renamed, fingerprint) -%}
+hashed as materialized (
+
+    select
+        {{ renamed }}.*,
+        md5(cast({{ renamed }} as text)) as landed_hash
+    from {{ renamed }}
+
+),
+
+changed as materialized (
+
+    select hashed.*
+    from hashed
+    {%- if standardized_with_same_fingerprint(fingerprint) %}
+    where not exists (
+        select 1
+        from {{ this }} as built
+        where
+            built.record_id = hashed.record_id
+            and built.landed_hash = hashed.landed_hash
+    )
+    {%- endif %}
+
+),
+{%- endmacro %}
+
+
+{#- The final select: the standardized rows with what the next build compares. -#}
+{% macro standardized_with_landing(standardized, fingerprint) -%}
+select
+    {{ standardized }}.*,
+    changed.landed_row_id,
+    changed.landed_hash,
+    cast('{{ fingerprint }}' as {{ dbt.type_string() }}) as standardized_by
+from {{ standardized }}
+inner join changed
+    on {{ standardized }}.record_id = changed.record_id
+{%- endmacro %}
+
+
+{#- Post-hook: delete the built records whose landed row is gone (dlt's row id no longer in the source). -#}
+{% macro delete_records_no_longer_landed(source_relation) -%}
+delete from {{ this }} as built
+where not exists (
+    select 1
+    from {{ source_relation }} as landed
+    where landed._dlt_id = built.landed_row_id
+)
+{%- endmacro %}
