@@ -85,8 +85,9 @@ live_records as (
 
 {% if compare -%}
     -- the last build's output of this model, of customer_xref and of dim_customer (before this build
-    -- replaces them)
-    kept_records as (
+    -- replaces them); this model's own is read twice but never materialized, so the planner sees the
+    -- table's statistics (a hash join, not a sort of both sides)
+    kept_records as not materialized (
 
         select * from {{ kept }}
 

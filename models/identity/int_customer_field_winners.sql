@@ -74,34 +74,44 @@ customer_records as (
 
 ),
 
+-- one row per record and filled field (one pass over the records)
 candidates as (
 
-    {% for field in fields %}
-        select
-            customer_id,
-            record_id,
-            source_system,
-            changed_at,
-            '{{ field }}' as field,
-            nullif(trim({{ field }}::text), '') as field_value,
-            {% if field == 'email' -%}
-                coalesce(is_email_valid, false)
-            {%- elif field == 'phone' -%}
-                coalesce(is_phone_valid, false)
-            {%- else -%}
-                true
-            {%- endif %} as is_valid,
-            {% if field in address_fields -%}
-                address_completeness
-            {%- elif field in name_fields -%}
-                name_completeness
-            {%- else -%}
-                1
-            {%- endif %} as completeness
-        from customer_records
-        where nullif(trim({{ field }}::text), '') is not null
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    select
+        customer_records.customer_id,
+        customer_records.record_id,
+        customer_records.source_system,
+        customer_records.changed_at,
+        field_values.field,
+        field_values.field_value,
+        field_values.is_valid,
+        field_values.completeness
+    from customer_records
+    cross join
+        lateral (
+            values
+            {% for field in fields %}
+                (
+                    '{{ field }}',
+                    nullif(trim(customer_records.{{ field }}::text), ''),
+                    {% if field == 'email' -%}
+                        coalesce(customer_records.is_email_valid, false)
+                    {%- elif field == 'phone' -%}
+                        coalesce(customer_records.is_phone_valid, false)
+                    {%- else -%}
+                        true
+                    {%- endif %},
+                    {% if field in address_fields -%}
+                        customer_records.address_completeness
+                    {%- elif field in name_fields -%}
+                        customer_records.name_completeness
+                    {%- else -%}
+                        1
+                    {%- endif %}
+                ){% if not loop.last %},{% endif %}
+            {% endfor %}
+        ) as field_values (field, field_value, is_valid, completeness)
+    where field_values.field_value is not null
 
 ),
 

@@ -61,27 +61,67 @@ typed as materialized (
 
 ),
 
-folded as materialized (
+-- folding is the costly part of the keys, and many records share a value (first names, cities, a
+-- full name that is also a company name): every distinct text is folded once, then looked up
+texts as (
+
+    select distinct texts.text_value
+    from typed
+    cross join
+        lateral (
+            values
+            (typed.first_name),
+            (typed.last_name),
+            (typed.full_name),
+            (replace(typed.full_name, '.', '')),
+            (replace(typed.company_name, '.', '')),
+            (concat_ws(' ', typed.address_line1, typed.address_line2)),
+            (typed.city)
+        ) as texts (text_value)
+    where texts.text_value is not null
+
+),
+
+folded_texts as materialized (
 
     select
-        *,
-        {{ fold_for_matching('first_name') }} as first_name_folded,
-        {{ fold_for_matching('last_name') }} as last_name_folded,
-        {{ fold_for_matching('full_name') }} as full_name_folded,
-        {{ fold_for_matching("replace(full_name, '.', '')") }} as full_name_company_folded,
-        {{ fold_for_matching("replace(company_name, '.', '')") }} as company_name_folded,
-        {{ fold_for_matching("concat_ws(' ', address_line1, address_line2)") }} as address_folded,
-        {{ fold_for_matching('city') }} as city_key,
-        lower(trim(email)) as email_lower,
-        nullif(regexp_replace(phone, '[^0-9]', '', 'g'), '') as phone_digits,
-        nullif(upper(regexp_replace(postcode, '[^[:alnum:]]', '', 'g')), '') as postcode_key,
-        nullif(upper(regexp_replace(national_id, '[^[:alnum:]]', '', 'g')), '') as national_id_key
+        text_value,
+        {{ fold_for_matching('text_value') }} as folded_value
+    from texts
+
+),
+
+folded as (
+
+    select
+        typed.*,
+        first_names.folded_value as first_name_folded,
+        last_names.folded_value as last_name_folded,
+        full_names.folded_value as full_name_folded,
+        full_company_names.folded_value as full_name_company_folded,
+        company_names.folded_value as company_name_folded,
+        addresses.folded_value as address_folded,
+        cities.folded_value as city_key,
+        lower(trim(typed.email)) as email_lower,
+        nullif(regexp_replace(typed.phone, '[^0-9]', '', 'g'), '') as phone_digits,
+        nullif(upper(regexp_replace(typed.postcode, '[^[:alnum:]]', '', 'g')), '') as postcode_key,
+        nullif(upper(regexp_replace(typed.national_id, '[^[:alnum:]]', '', 'g')), '') as national_id_key
     from typed
+    left join folded_texts as first_names on typed.first_name = first_names.text_value
+    left join folded_texts as last_names on typed.last_name = last_names.text_value
+    left join folded_texts as full_names on typed.full_name = full_names.text_value
+    left join folded_texts as full_company_names
+        on replace(typed.full_name, '.', '') = full_company_names.text_value
+    left join folded_texts as company_names
+        on replace(typed.company_name, '.', '') = company_names.text_value
+    left join folded_texts as addresses
+        on concat_ws(' ', typed.address_line1, typed.address_line2) = addresses.text_value
+    left join folded_texts as cities on typed.city = cities.text_value
 
 ),
 
 -- a person with only a full name gets first = first token, last = the rest
-person_names as materialized (
+person_names as (
 
     select
         *,
@@ -122,7 +162,7 @@ company_names as materialized (
 
 ),
 
-email_parts as materialized (
+email_parts as (
 
     select
         *,
@@ -136,7 +176,7 @@ email_parts as materialized (
 ),
 
 -- the provider ignores dots (gmail) and +tags: fold them away for the match key only
-email_keys as materialized (
+email_keys as (
 
     select
         *,
@@ -148,7 +188,7 @@ email_keys as materialized (
 
 ),
 
-with_nickname_roots as materialized (
+with_nickname_roots as (
 
     select
         email_keys.*,
@@ -160,7 +200,7 @@ with_nickname_roots as materialized (
 ),
 
 -- the name that identifies the record: the person's first and last name, or the company's name
-with_name_keys as materialized (
+with_name_keys as (
 
     select
         *,
@@ -172,7 +212,7 @@ with_name_keys as materialized (
 
 ),
 
-keyed as (
+keyed as materialized (
 
     select
         {{ canonical_columns | join(',\n        ') }},
@@ -211,48 +251,67 @@ keyed as (
 
 ),
 
--- how common the record's name is among the records of its entity type (the names' term frequency)
+-- how common the record's name is among the records of its entity type (the names' term frequency):
+-- counted per name, then per entity type from those counts (no sort of the records)
 name_counts as (
 
     select
-        *,
-        case
-            when name_tokens_sorted is not null
-                then count(*) over (partition by entity_type, name_tokens_sorted)
-        end as records_with_name,
-        count(name_tokens_sorted) over (partition by entity_type) as records_named
+        entity_type,
+        name_tokens_sorted,
+        count(*) as records_with_name
     from keyed
+    where name_tokens_sorted is not null
+    group by entity_type, name_tokens_sorted
+
+),
+
+-- the records named, and the average over them of how many records share their name
+entity_name_counts as (
+
+    select
+        entity_type,
+        sum(records_with_name)::bigint as records_named,
+        sum(records_with_name * records_with_name) / sum(records_with_name) as records_with_name_typical
+    from name_counts
+    group by entity_type
 
 ),
 
 final as (
 
     select
-        {{ canonical_columns | join(',\n        ') }},
-        first_name_key,
-        first_name_root,
-        last_name_key,
-        last_name_soundex,
-        name_key,
-        is_name_latin,
-        name_tokens_sorted,
-        name_initials,
-        name_token_prefixes,
-        records_with_name::double precision / nullif(records_named, 0) as name_frequency,
-        avg(records_with_name) over (partition by entity_type) / nullif(records_named, 0) as name_frequency_typical,
-        company_key,
-        email_key,
-        email_local,
-        email_domain,
-        is_email_local_name,
-        phone_digits,
-        phone_tail,
-        address_key,
-        house_number,
-        postcode_key,
-        city_key,
-        national_id_key
-    from name_counts
+        keyed.{{ canonical_columns | join(',\n        keyed.') }},
+        keyed.first_name_key,
+        keyed.first_name_root,
+        keyed.last_name_key,
+        keyed.last_name_soundex,
+        keyed.name_key,
+        keyed.is_name_latin,
+        keyed.name_tokens_sorted,
+        keyed.name_initials,
+        keyed.name_token_prefixes,
+        name_counts.records_with_name::double precision / nullif(entity_name_counts.records_named, 0)
+            as name_frequency,
+        entity_name_counts.records_with_name_typical / nullif(entity_name_counts.records_named, 0)
+            as name_frequency_typical,
+        keyed.company_key,
+        keyed.email_key,
+        keyed.email_local,
+        keyed.email_domain,
+        keyed.is_email_local_name,
+        keyed.phone_digits,
+        keyed.phone_tail,
+        keyed.address_key,
+        keyed.house_number,
+        keyed.postcode_key,
+        keyed.city_key,
+        keyed.national_id_key
+    from keyed
+    left join name_counts
+        on
+            keyed.entity_type = name_counts.entity_type
+            and keyed.name_tokens_sorted = name_counts.name_tokens_sorted
+    left join entity_name_counts on keyed.entity_type = entity_name_counts.entity_type
 
 )
 

@@ -53,12 +53,12 @@ ownership as (
     select * from {{ ref('field_ownership') }}
 ),
 
--- imported twice: a CTE read once is inlined, so the planner sees the table's statistics
+-- imported twice, and never materialized: read in place, so the planner sees the table's statistics
 record_change_times as (
     select * from {{ ref('int_customer_record_change_times') }}
 ),
 
-golden_source_change_times as (
+golden_source_change_times as not materialized (
     select * from {{ ref('int_customer_record_change_times') }}
 ),
 
@@ -121,65 +121,120 @@ golden_id_holders as (
     from live_records
 ),
 
-record_values as (
-    select
-        golden_id_holders.target_system,
-        golden_id_holders.object_type,
-        golden_id_holders.record_id,
-        golden_id_holders.source_record_id,
-        golden_id_holders.customer_id,
-        golden_id_holders.source_updated_at,
-        golden_id_holders.last_changed_at,
-        golden_id_holders.is_golden_id_holder,
-        field_values.field,
-        field_values.current_value
-    from golden_id_holders
-    cross join
-        lateral (
-            values
-            ('golden_id', golden_id_holders.golden_id_in_source),
-            ('email', golden_id_holders.valid_email),
-            ('birth_date', golden_id_holders.birth_date),
-            ('street_address', golden_id_holders.street_address),
-            {% for field in text_fields if field != 'email' %}
-                ('{{ field }}', golden_id_holders.{{ field }}){% if not loop.last %},{% endif %}
-            {% endfor %}
-        ) as field_values (field, current_value)
-),
-
-golden_field_values as (
+-- the golden record with, for each field, the record its value came from and when people last changed
+-- that record ("newer" compares changes made by people and systems, never the hub's own writes); kept
+-- one row per customer, so that each source record meets its golden record in one join
+golden_customers as (
     select
         golden.customer_id,
         golden.entity_type,
-        field_values.field,
-        field_values.golden_value,
-        field_values.golden_source_record_id
+        cast(golden.birth_date as text) as golden_birth_date,
+        golden.birth_date_source,
+        birth_date_changes.last_changed_at as birth_date_source_changed_at,
+        {{ street_address('golden.address_line1', 'golden.address_line2') }} as golden_street_address,
+        {% for field in text_fields %}
+            cast(golden.{{ field }} as text) as golden_{{ field }},
+            golden.{{ field }}_source,
+            {{ field }}_changes.last_changed_at as {{ field }}_source_changed_at{% if not loop.last %},{% endif %}
+        {% endfor %}
     from golden
+    left join golden_source_change_times as birth_date_changes
+        on golden.birth_date_source = birth_date_changes.record_id
+    {% for field in text_fields %}
+        left join golden_source_change_times as {{ field }}_changes
+            on golden.{{ field }}_source = {{ field }}_changes.record_id
+    {% endfor %}
+),
+
+-- each record next to its customer's golden record. Address lines 1 and 2 are written together:
+-- standardization puts a unit line given first ("Apt 4" / "12 Main St") second, so a line written alone
+-- could leave the system with the street twice (values compared as in `compared`)
+record_customers as (
+    select
+        golden_id_holders.*,
+        golden_customers.entity_type,
+        (
+            golden_customers.golden_address_line1 is not null
+            and lower(trim(golden_customers.golden_address_line1))
+            != coalesce(lower(trim(golden_id_holders.address_line1)), '')
+        )
+        or (
+            golden_customers.golden_address_line2 is not null
+            and lower(trim(golden_customers.golden_address_line2))
+            != coalesce(lower(trim(golden_id_holders.address_line2)), '')
+        ) as is_any_address_line_different,
+        {% for column in ['birth_date', 'street_address'] + text_fields %}
+            golden_customers.golden_{{ column }},
+        {% endfor %}
+        {% for field in ['birth_date'] + text_fields %}
+            golden_customers.{{ field }}_source,
+            golden_customers.{{ field }}_source_changed_at{% if not loop.last %},{% endif %}
+        {% endfor %}
+    from golden_id_holders
+    inner join golden_customers on golden_id_holders.customer_id = golden_customers.customer_id
+),
+
+-- one row per record and field: the record's value next to the golden value, its source and when that
+-- source last changed
+record_values as (
+    select
+        record_customers.target_system,
+        record_customers.object_type,
+        record_customers.record_id,
+        record_customers.source_record_id,
+        record_customers.customer_id,
+        record_customers.entity_type,
+        record_customers.source_updated_at,
+        record_customers.last_changed_at,
+        record_customers.is_golden_id_holder,
+        record_customers.is_any_address_line_different,
+        field_values.field,
+        field_values.current_value,
+        field_values.golden_value,
+        field_values.golden_source_record_id,
+        field_values.golden_source_last_changed_at
+    from record_customers
     cross join
         lateral (
             values
-            ('golden_id', golden.customer_id, cast(null as text)),
-            ('birth_date', cast(golden.birth_date as text), golden.birth_date_source),
+            (
+                'golden_id',
+                record_customers.golden_id_in_source,
+                record_customers.customer_id,
+                cast(null as text),
+                cast(null as timestamp with time zone)
+            ),
+            (
+                'email',
+                record_customers.valid_email,
+                record_customers.golden_email,
+                record_customers.email_source,
+                record_customers.email_source_changed_at
+            ),
+            (
+                'birth_date',
+                record_customers.birth_date,
+                record_customers.golden_birth_date,
+                record_customers.birth_date_source,
+                record_customers.birth_date_source_changed_at
+            ),
             (
                 'street_address',
-                {{ street_address('golden.address_line1', 'golden.address_line2') }},
-                golden.address_line1_source
+                record_customers.street_address,
+                record_customers.golden_street_address,
+                record_customers.address_line1_source,
+                record_customers.address_line1_source_changed_at
             ),
-            {% for field in text_fields %}
-                ('{{ field }}', cast(golden.{{ field }} as text), golden.{{ field }}_source)
-                {%- if not loop.last %},{% endif %}
+            {% for field in text_fields if field != 'email' %}
+                (
+                    '{{ field }}',
+                    record_customers.{{ field }},
+                    record_customers.golden_{{ field }},
+                    record_customers.{{ field }}_source,
+                    record_customers.{{ field }}_source_changed_at
+                ){% if not loop.last %},{% endif %}
             {% endfor %}
-        ) as field_values (field, golden_value, golden_source_record_id)
-),
-
--- "newer" compares changes made by people and systems, never the hub's own writes
-golden_values as materialized (
-    select
-        golden_field_values.*,
-        golden_source_change_times.last_changed_at as golden_source_last_changed_at
-    from golden_field_values
-    left join golden_source_change_times
-        on golden_field_values.golden_source_record_id = golden_source_change_times.record_id
+        ) as field_values (field, current_value, golden_value, golden_source_record_id, golden_source_last_changed_at)
 ),
 
 compared as (
@@ -189,51 +244,37 @@ compared as (
         record_values.record_id,
         record_values.source_record_id,
         record_values.customer_id,
-        golden_values.entity_type,
+        record_values.entity_type,
         record_values.field,
         record_values.source_updated_at,
         coalesce(ownership.owned_by, 'system') as owned_by,
-        golden_values.golden_value,
+        record_values.golden_value,
         record_values.current_value,
-        golden_values.golden_source_record_id,
+        record_values.golden_source_record_id,
         record_values.is_golden_id_holder,
+        record_values.is_any_address_line_different,
         -- standardized values compared without case or edge spaces: formatting alone never makes a change
         (
-            golden_values.golden_value is not null
-            and lower(trim(golden_values.golden_value)) != coalesce(lower(trim(record_values.current_value)), '')
+            record_values.golden_value is not null
+            and lower(trim(record_values.golden_value)) != coalesce(lower(trim(record_values.current_value)), '')
         ) as is_different,
         -- a steward override (source 'steward:<who>') is a decision, not a dated copy: no target is newer
         coalesce(
-            golden_values.golden_source_record_id not like 'steward:%'
+            record_values.golden_source_record_id not like 'steward:%'
             and (
-                record_values.last_changed_at > golden_values.golden_source_last_changed_at
+                record_values.last_changed_at > record_values.golden_source_last_changed_at
                 or (
                     record_values.last_changed_at is not null
-                    and golden_values.golden_source_last_changed_at is null
+                    and record_values.golden_source_last_changed_at is null
                 )
             ),
             false
         ) as is_target_newer
     from record_values
-    inner join golden_values
-        on
-            record_values.customer_id = golden_values.customer_id
-            and record_values.field = golden_values.field
     left join ownership
         on
             record_values.target_system = ownership.target_system
             and record_values.field = ownership.field
-),
-
--- address lines 1 and 2 are written together: standardization puts a unit line given first ("Apt 4" /
--- "12 Main St") second, so a line written alone could leave the system with the street twice
-address_lines as (
-    select
-        record_id,
-        bool_or(is_different) as is_any_line_different
-    from compared
-    where field in ('address_line1', 'address_line2')
-    group by record_id
 ),
 
 grouped as (
@@ -256,7 +297,7 @@ grouped as (
         or (
             compared.field in ('address_line1', 'address_line2')
             and compared.golden_value is not null
-            and coalesce(address_lines.is_any_line_different, false)
+            and compared.is_any_address_line_different
         ) as is_different,
         -- a name is never rewritten into another script ("Na Lin" / "林娜"): both spell the customer,
         -- and the system's users read the one they typed; and billing tells a company from a person by
@@ -273,7 +314,6 @@ grouped as (
             and not {{ looks_like_company_name('compared.golden_value') }}
         ) as is_writable
     from compared
-    left join address_lines on compared.record_id = address_lines.record_id
 ),
 
 final as (
