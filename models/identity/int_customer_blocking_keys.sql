@@ -22,7 +22,25 @@ with
 
 records as (
 
-    select * from {{ ref('int_customer_records') }}
+    select
+        record_id,
+        entity_type,
+        email_key,
+        phone_digits,
+        national_id_key,
+        last_name_key,
+        postcode_key,
+        first_name_root,
+        birth_date,
+        last_name_soundex,
+        company_key,
+        city_key,
+        name_initials,
+        name_token_prefixes,
+        country_code,
+        name_tokens_sorted,
+        email_local
+    from {{ ref('int_customer_records') }}
 
 ),
 
@@ -47,12 +65,30 @@ present_keys as (
 
 ),
 
+-- counted by hashing the keys, then joined back: cheaper than a window, which sorts all the keys
+block_sizes as (
+
+    select
+        entity_type,
+        blocking_rule,
+        blocking_key,
+        count(*) as block_size
+    from present_keys
+    group by entity_type, blocking_rule, blocking_key
+
+),
+
 sized as (
 
     select
-        *,
-        count(*) over (partition by entity_type, blocking_rule, blocking_key) as block_size
+        present_keys.*,
+        block_sizes.block_size
     from present_keys
+    inner join block_sizes
+        on
+            present_keys.entity_type = block_sizes.entity_type
+            and present_keys.blocking_rule = block_sizes.blocking_rule
+            and present_keys.blocking_key = block_sizes.blocking_key
 
 ),
 
