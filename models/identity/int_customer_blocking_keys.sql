@@ -65,30 +65,12 @@ present_keys as (
 
 ),
 
--- counted by hashing the keys, then joined back: cheaper than a window, which sorts all the keys
-block_sizes as (
-
-    select
-        entity_type,
-        blocking_rule,
-        blocking_key,
-        count(*) as block_size
-    from present_keys
-    group by entity_type, blocking_rule, blocking_key
-
-),
-
 sized as (
 
     select
-        present_keys.*,
-        block_sizes.block_size
+        *,
+        count(*) over (partition by entity_type, blocking_rule, blocking_key) as block_size
     from present_keys
-    inner join block_sizes
-        on
-            present_keys.entity_type = block_sizes.entity_type
-            and present_keys.blocking_rule = block_sizes.blocking_rule
-            and present_keys.blocking_key = block_sizes.blocking_key
 
 ),
 
