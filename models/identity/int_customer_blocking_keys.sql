@@ -22,25 +22,7 @@ with
 
 records as (
 
-    select
-        record_id,
-        entity_type,
-        email_key,
-        phone_digits,
-        national_id_key,
-        last_name_key,
-        postcode_key,
-        first_name_root,
-        birth_date,
-        last_name_soundex,
-        company_key,
-        city_key,
-        name_initials,
-        name_token_prefixes,
-        country_code,
-        name_tokens_sorted,
-        email_local
-    from {{ ref('int_customer_records') }}
+    select * from {{ ref('int_customer_records') }}
 
 ),
 

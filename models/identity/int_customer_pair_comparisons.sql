@@ -11,12 +11,9 @@ pairs as (
 
 ),
 
--- only the columns the comparisons read: the pairs carry them on both sides
 records as (
 
-    select
-        {{ matching_record_columns() | join(',\n        ') }}
-    from {{ ref('int_customer_records') }}
+    select * from {{ ref('int_customer_records') }}
 
 ),
 
