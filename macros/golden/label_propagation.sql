@@ -17,12 +17,22 @@
     passes when `pair_shortcut` is true (worth it on the whole match graph, not on a few large
     components).
 
-    Arguments: nodes_cte has `record_id`; edges_cte has `record_id_l`, `record_id_r` (both in nodes).
-    Emits CTEs `<prefix>_node_ids`, `<prefix>_directed`, (`<prefix>_degrees`), `<prefix>_pair_labels`,
-    `<prefix>_passed`, `<prefix>_pass_<i>`, `<prefix>_final_labels`, `<prefix>_labels`
+    Only the first pass runs over all the nodes. A component whose edges all join nodes of one label after
+    it has settled (that label is its smallest node, and later passes would keep it), so the later passes
+    run only on the components that have not: those are found as the nodes carrying a label that some
+    edge still disagrees on (each label of an unsettled component is on at least one such edge). The
+    labels are the same as after `passes` passes over every node; they take a fraction of the time, as
+    most components settle in the first pass.
+
+    Arguments: nodes_cte has `record_id`; edges_cte has `record_id_l`, `record_id_r` (an edge with an end
+    not in nodes is left out). Emits CTEs `<prefix>_node_ids`, `<prefix>_edge_ids`, `<prefix>_directed`,
+    (`<prefix>_degrees`), `<prefix>_pair_labels`, `<prefix>_passed`, `<prefix>_hooked_<i>`,
+    `<prefix>_pass_<i>`, (`<prefix>_unsettled_labels`, `<prefix>_settled`, `<prefix>_unsettled_edges`),
+    `<prefix>_final_labels`, `<prefix>_neighbour_labels`, `<prefix>_labels`
     (record_id, cluster_key, is_label_stable), each followed by a comma.
 -#}
 {% macro label_propagation_ctes(prefix, nodes_cte, edges_cte, passes, pair_shortcut=false) -%}
+{%- set settle = [passes, 1] | min -%}
 {{ prefix }}_node_ids as materialized (
 
     select
@@ -32,21 +42,28 @@
 
 ),
 
+{{ prefix }}_edge_ids as materialized (
+
+    select
+        node_l.node_id as node_id_l,
+        node_r.node_id as node_id_r
+    from {{ edges_cte }} as edges
+    inner join {{ prefix }}_node_ids as node_l on edges.record_id_l = node_l.record_id
+    inner join {{ prefix }}_node_ids as node_r on edges.record_id_r = node_r.record_id
+
+),
+
 {{ prefix }}_directed as materialized (
 
     select
-        node_l.node_id,
-        node_r.node_id as neighbour_id
-    from {{ edges_cte }} as edges
-    inner join {{ prefix }}_node_ids as node_l on edges.record_id_l = node_l.record_id
-    inner join {{ prefix }}_node_ids as node_r on edges.record_id_r = node_r.record_id
+        node_id_l as node_id,
+        node_id_r as neighbour_id
+    from {{ prefix }}_edge_ids
     union all
     select
-        node_r.node_id,
-        node_l.node_id as neighbour_id
-    from {{ edges_cte }} as edges
-    inner join {{ prefix }}_node_ids as node_l on edges.record_id_l = node_l.record_id
-    inner join {{ prefix }}_node_ids as node_r on edges.record_id_r = node_r.record_id
+        node_id_r as node_id,
+        node_id_l as neighbour_id
+    from {{ prefix }}_edge_ids
 
 ),
 
@@ -113,12 +130,13 @@
 ),
 
 {% for i in range(1, passes + 1) %}
+{%- set pass_edges = prefix ~ ('_passed' if i <= settle else '_unsettled_edges') %}
 {{ prefix }}_hooked_{{ i }} as materialized (
 
     select
         directed.node_id,
         least(min(node.label), min(neighbour.label)) as label
-    from {{ prefix }}_passed as directed
+    from {{ pass_edges }} as directed
     inner join {{ prefix }}_pass_{{ i - 1 }} as node on directed.node_id = node.node_id
     inner join {{ prefix }}_pass_{{ i - 1 }} as neighbour on directed.neighbour_id = neighbour.node_id
     group by directed.node_id
@@ -134,22 +152,62 @@
     inner join {{ prefix }}_hooked_{{ i }} as pointed on hooked.label = pointed.node_id
 
 ),
+{% if i == settle and passes > settle %}
+-- after the first pass most components have settled: every edge joins two nodes of the same label.
+-- A component that has not has an edge between two labels in each of its labels' nodes, so the nodes
+-- carrying one of those labels are exactly the unsettled components; only they take the later passes
+-- (the settled ones would keep their labels through them)
+{{ prefix }}_unsettled_labels as materialized (
 
+    select distinct node.label
+    from {{ prefix }}_passed as directed
+    inner join {{ prefix }}_pass_{{ settle }} as node on directed.node_id = node.node_id
+    inner join {{ prefix }}_pass_{{ settle }} as neighbour on directed.neighbour_id = neighbour.node_id
+    where node.label <> neighbour.label
+
+),
+
+{{ prefix }}_settled as materialized (
+
+    select settled_pass.*
+    from {{ prefix }}_pass_{{ settle }} as settled_pass
+    left join {{ prefix }}_unsettled_labels as unsettled_labels on settled_pass.label = unsettled_labels.label
+    where unsettled_labels.label is null
+
+),
+
+{{ prefix }}_unsettled_edges as materialized (
+
+    select
+        directed.node_id,
+        directed.neighbour_id
+    from {{ prefix }}_passed as directed
+    inner join {{ prefix }}_pass_{{ settle }} as node on directed.node_id = node.node_id
+    inner join {{ prefix }}_unsettled_labels as unsettled_labels on node.label = unsettled_labels.label
+
+),
+{% endif %}
 {% endfor %}
 {{ prefix }}_final_labels as (
 
     select * from {{ prefix }}_pass_{{ passes }}
+    {%- if passes > settle %}
+    union all
+    select * from {{ prefix }}_settled
+    {%- endif %}
     union all
     select * from {{ prefix }}_pair_labels
 
 ),
 
+-- a settled component (and a pair) has one label on all its nodes, which is stable: only the nodes of
+-- the passes' edges are checked
 {{ prefix }}_neighbour_labels as (
 
     select
         directed.node_id,
         min(neighbour.label) as neighbour_label
-    from {{ prefix }}_directed as directed
+    from {{ prefix }}_{{ 'unsettled_edges' if passes > settle else 'directed' }} as directed
     inner join {{ prefix }}_final_labels as neighbour on directed.neighbour_id = neighbour.node_id
     group by directed.node_id
 

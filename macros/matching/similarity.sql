@@ -19,16 +19,16 @@
 {%- endmacro %}
 
 {% macro default__ngram_jaccard(left_expr, right_expr, n) -%}
-    {%- set l_padded = "(' ' || " ~ left_expr ~ " || ' ')" -%}
-    {%- set r_padded = "(' ' || " ~ right_expr ~ " || ' ')" -%}
+    {%- set l_padded = 'padded.l_padded' -%}
+    {%- set r_padded = 'padded.r_padded' -%}
     {%- set l_gram = 'substr(' ~ l_padded ~ ', gram_positions.position_no, ' ~ n ~ ')' -%}
     {%- set r_gram = 'substr(' ~ r_padded ~ ', gram_positions.position_no, ' ~ n ~ ')' -%}
     {%- set l_first -%}
-        (gram_positions.position_no <= length({{ left_expr }}) + 3 - {{ n }}
+        (gram_positions.position_no <= length({{ l_padded }}) + 1 - {{ n }}
             and strpos({{ l_padded }}, {{ l_gram }}) = gram_positions.position_no)
     {%- endset -%}
     {%- set r_first -%}
-        (gram_positions.position_no <= length({{ right_expr }}) + 3 - {{ n }}
+        (gram_positions.position_no <= length({{ r_padded }}) + 1 - {{ n }}
             and strpos({{ r_padded }}, {{ r_gram }}) = gram_positions.position_no)
     {%- endset -%}
     {%- set shared -%}
@@ -44,33 +44,49 @@
             ),
             0.0
         )
-        from generate_series(1, greatest(length({{ left_expr }}), length({{ right_expr }})) + 3 - {{ n }})
-            as gram_positions (position_no)
+        {# the padded strings are built once per pair, not once per use and gram position: the limit (of
+            a subquery that has one row) keeps Postgres from inlining them into every use #}
+        from (
+            select
+                ' ' || {{ left_expr }} || ' ' as l_padded,
+                ' ' || {{ right_expr }} || ' ' as r_padded
+            limit 1 -- noqa: AM09
+        ) as padded
+        cross join lateral generate_series(
+            1, greatest(length(padded.l_padded), length(padded.r_padded)) + 1 - {{ n }}
+        ) as gram_positions (position_no)
     ) end
 {%- endmacro %}
 
 
-{#- Jaccard similarity of the sets of space-separated tokens of two folded strings. -#}
+{#- Jaccard similarity of the sets of space-separated tokens of two folded strings. Two strings with no
+    token in common (the usual case between different customers) are 0 at once: `&&` (arrays overlap)
+    tells, without the set operations. -#}
 {% macro token_jaccard(left_expr, right_expr) -%}
     {{ return(adapter.dispatch('token_jaccard', 'customer_sync')(left_expr, right_expr)) }}
 {%- endmacro %}
 
 {% macro default__token_jaccard(left_expr, right_expr) -%}
-    case when {{ left_expr }} is not null and {{ right_expr }} is not null then (
-        select coalesce(avg(case when tokens.sides = 2 then 1.0 else 0.0 end), 0.0)
-        from (
-            select sided.token, count(distinct sided.side) as sides
+    case
+        when {{ left_expr }} is null or {{ right_expr }} is null then null
+        {# no token in common (the arrays share no element): 0, without unnesting them; most pairs #}
+        when not (string_to_array({{ left_expr }}, ' ') && string_to_array({{ right_expr }}, ' ')) then 0.0
+        else (
+            select coalesce(avg(case when tokens.sides = 2 then 1.0 else 0.0 end), 0.0)
             from (
-                select 1 as side, l_tokens.token
-                from unnest(string_to_array({{ left_expr }}, ' ')) as l_tokens (token)
-                union all
-                select 2 as side, r_tokens.token
-                from unnest(string_to_array({{ right_expr }}, ' ')) as r_tokens (token)
-            ) as sided
-            where sided.token <> ''
-            group by sided.token
-        ) as tokens
-    ) end
+                select sided.token, count(distinct sided.side) as sides
+                from (
+                    select 1 as side, l_tokens.token
+                    from unnest(string_to_array({{ left_expr }}, ' ')) as l_tokens (token)
+                    union all
+                    select 2 as side, r_tokens.token
+                    from unnest(string_to_array({{ right_expr }}, ' ')) as r_tokens (token)
+                ) as sided
+                where sided.token <> ''
+                group by sided.token
+            ) as tokens
+        )
+    end
 {%- endmacro %}
 
 

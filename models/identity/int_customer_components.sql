@@ -10,7 +10,10 @@ with
 
 records as (
 
-    select * from {{ ref('int_customer_records') }}
+    select
+        record_id,
+        entity_type
+    from {{ ref('int_customer_records') }}
 
 ),
 
@@ -26,14 +29,13 @@ nodes as (
 
 ),
 
+-- a match with a record that is not in the records has no node: the propagation leaves it out
 edges as (
 
     select
-        matches.record_id_l,
-        matches.record_id_r
+        record_id_l,
+        record_id_r
     from matches
-    inner join nodes as node_l on matches.record_id_l = node_l.record_id
-    inner join nodes as node_r on matches.record_id_r = node_r.record_id
 
 ),
 

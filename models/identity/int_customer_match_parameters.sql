@@ -31,7 +31,8 @@ records as (
 
 ),
 
-record_counts as (
+-- counted once: the planner would otherwise count the records again for every parameter row
+record_counts as materialized (
 
     select
         entity_type,

@@ -25,9 +25,12 @@ trained as (
 ),
 {%- endif %}
 
+-- only the columns the comparisons read: the pairs carry them on both sides
 records as (
 
-    select * from {{ ref('int_customer_records') }}
+    select
+        {{ matching_record_columns() | join(',\n        ') }}
+    from {{ ref('int_customer_records') }}
 
 ),
 
