@@ -8,12 +8,18 @@
     {{ return(adapter.dispatch('fold_for_matching', 'customer_sync')(expr)) }}
 {%- endmacro %}
 
+{#- Text that is all ASCII once lower-cased (one byte per character: most names and addresses) skips the
+    transliteration and accent steps, which change nothing in it. -#}
 {% macro default__fold_for_matching(expr) -%}
     nullif(trim(regexp_replace(regexp_replace(
-        replace(replace(replace(replace(replace(translate({{ transliterate_to_latin('lower(' ~ expr ~ ')') }},
+        case
+            when octet_length(lower({{ expr }})) = char_length(lower({{ expr }}))
+                then replace(lower({{ expr }}), '''', '')
+            else replace(replace(replace(replace(replace(translate({{ transliterate_to_latin('lower(' ~ expr ~ ')') }},
             'áàâäãåāăąçćčďđéèêëēėęěíìîïīįıłñńňóòôöõøōőřśšşșťțúùûüūůűųýÿźżžÁÀÂÄÃÅĀĂĄÇĆČĎĐÉÈÊËĒĖĘĚÍÌÎÏĪĮŁÑŃŇÓÒÔÖÕØŌŐŘŚŠŞȘŤȚÚÙÛÜŪŮŰŲÝŸŹŻŽ',
             'aaaaaaaaacccddeeeeeeeeiiiiiiilnnnoooooooorssssttuuuuuuuuyyzzzaaaaaaaaacccddeeeeeeeeiiiiiilnnnoooooooorssssttuuuuuuuuyyzzz'),
-            'ß', 'ss'), 'æ', 'ae'), 'œ', 'oe'), 'þ', 'th'), '''', ''),
+            'ß', 'ss'), 'æ', 'ae'), 'œ', 'oe'), 'þ', 'th'), '''', '')
+        end,
         '[^[:alnum:]]+', ' ', 'g'), '\s+', ' ', 'g')), '')
 {%- endmacro %}
 
