@@ -31,18 +31,10 @@
     {%- for name in model_names -%}
         {%- do parts.append(graph.nodes['model.' ~ project_name ~ '.' ~ name].raw_code) -%}
     {%- endfor -%}
-    {#- upstream models and seeds, breadth first; the loop also visits the nodes it appends -#}
-    {%- set pending = [] -%}
-    {%- set seen = [] -%}
-    {%- for name in model_names %}{% do pending.append('model.' ~ project_name ~ '.' ~ name) %}{% endfor -%}
-    {%- for unique_id in pending -%}
-        {%- if unique_id not in seen and unique_id in graph.nodes -%}
-            {%- do seen.append(unique_id) -%}
-            {%- set node = graph.nodes[unique_id] -%}
-            {%- do parts.append(unique_id ~ '=' ~ node.checksum.checksum) -%}
-            {%- do pending.extend(node.depends_on.nodes) -%}
-        {%- endif -%}
-    {%- endfor -%}
+    {#- upstream models and seeds (macros/standardize/landed_changes.sql) -#}
+    {%- set unique_ids = [] -%}
+    {%- for name in model_names %}{% do unique_ids.append('model.' ~ project_name ~ '.' ~ name) %}{% endfor -%}
+    {%- do parts.extend(upstream_checksums(unique_ids)) -%}
     {%- set seed = ref('match_parameters') -%}
     {%- if adapter.get_relation(database=seed.database, schema=seed.schema, identifier=seed.identifier) is none -%}
         {#- compiled before the seeds were loaded (dbt compile, a linter on a new warehouse): nothing to keep -#}
