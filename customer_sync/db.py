@@ -143,13 +143,60 @@ def _pg_bin(name: str) -> Path:
     return POSTGRES_BIN_PATH / name
 
 
+# The embedded server is a single-user analytics warehouse; Postgres' defaults suit a shared OLTP server.
+# - jit off: JIT compiles each large query for longer than the builds' queries then run.
+# - wal_level minimal: a table a transaction creates (every dbt table build) is written without WAL;
+#   there is no replica to feed. max_wal_senders must be 0 for it.
+# - fewer checkpoints during a build, and buffers that hold the working tables.
+# A real Postgres is configured by its owner; docs/architecture.md lists the same settings.
+EMBEDDED_SERVER_SETTINGS = {
+    "jit": "off",
+    "wal_level": "minimal",
+    "max_wal_senders": "0",
+    "max_wal_size": "4GB",
+    "shared_buffers": "1GB",
+}
+
+
 def start_embedded(pgdata: Path) -> str:
     """Start (or find running) the embedded server; return its admin URL for the default database."""
     import pgserver
 
     pgdata.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(pgdata, cleanup_mode=None)
-    return server.get_uri()
+    url = server.get_uri()
+    if _configure_embedded(socket_url(url)):
+        # stop, then let pgserver start it its own way (pg_ctl restart would keep our output pipe open)
+        _pg_ctl(pgdata, "stop")
+        server.ensure_postgres_running()
+        url = server.get_uri()
+    return url
+
+
+def _configure_embedded(admin_url: str) -> bool:
+    """Apply EMBEDDED_SERVER_SETTINGS that differ; return whether the server must restart for them."""
+    names = list(EMBEDDED_SERVER_SETTINGS)
+    conn = _connect(admin_url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select name from pg_settings where name = any(%s)", (names,))
+            known = {row[0] for row in cur.fetchall()}
+            changed = False
+            for name, value in EMBEDDED_SERVER_SETTINGS.items():
+                if name not in known:
+                    continue
+                cur.execute("select current_setting(%s) = %s", (name, value))
+                if not cur.fetchone()[0]:
+                    cur.execute(f"alter system set {name} = %s", (value,))
+                    changed = True
+            if not changed:
+                return False
+            cur.execute("select pg_reload_conf()")
+            cur.execute("select pending_restart from pg_settings where name = any(%s)", (list(known),))
+            return any(row[0] for row in cur.fetchall())
+    finally:
+        conn.close()
 
 
 def embedded_running(pgdata: Path) -> bool:
@@ -168,10 +215,14 @@ def stop_embedded(pgdata: Path) -> bool:
     """Stop the embedded server if it runs. Returns whether it was running."""
     if not embedded_running(pgdata):
         return False
-    cmd = [str(_pg_bin("pg_ctl")), "-D", str(pgdata), "-m", "fast", "-w", "stop"]
+    _pg_ctl(pgdata, "stop")
+    return True
+
+
+def _pg_ctl(pgdata: Path, action: str) -> None:
+    cmd = [str(_pg_bin("pg_ctl")), "-D", str(pgdata), "-m", "fast", "-w", action]
     user = "pgserver" if os.geteuid() == 0 else None
     subprocess.run(cmd, check=True, capture_output=True, user=user, timeout=60)
-    return True
 
 
 # --- resolving the database ------------------------------------------------------------------------

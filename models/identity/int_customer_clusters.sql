@@ -76,8 +76,11 @@ split_edges_1 as (
 
     ranked_edges_{{ round }} as (
 
+        -- one scan, no anti join: the CTE chain's row estimates are far too high for a hash anti join
+        -- (it would size millions of batches for a few hundred rows)
         select
             split_edges_{{ round }}.*,
+            joined_conflicts_{{ round }}.cluster_key is not null as is_in_joined_cluster,
             row_number() over (
                 partition by labels.cluster_key
                 order by
@@ -88,20 +91,20 @@ split_edges_1 as (
             ) as weakness_rank
         from split_edges_{{ round }}
         inner join round_{{ round }}_labels as labels on split_edges_{{ round }}.record_id_l = labels.record_id
-        inner join joined_conflicts_{{ round }} on labels.cluster_key = joined_conflicts_{{ round }}.cluster_key
+        left join joined_conflicts_{{ round }} on labels.cluster_key = joined_conflicts_{{ round }}.cluster_key
 
     ),
 
     split_edges_{{ round + 1 }} as (
 
-        select split_edges_{{ round }}.*
-        from split_edges_{{ round }}
-        left join ranked_edges_{{ round }}
-            on
-                split_edges_{{ round }}.record_id_l = ranked_edges_{{ round }}.record_id_l
-                and split_edges_{{ round }}.record_id_r = ranked_edges_{{ round }}.record_id_r
-                and ranked_edges_{{ round }}.weakness_rank = 1
-        where ranked_edges_{{ round }}.record_id_l is null
+        -- each cluster that still joins a conflicting pair loses its weakest match
+        select
+            record_id_l,
+            record_id_r,
+            match_weight,
+            match_rule
+        from ranked_edges_{{ round }}
+        where not (is_in_joined_cluster and weakness_rank = 1)
 
     ),
 
@@ -125,13 +128,22 @@ isolated_records as (
 
 ),
 
+isolated_record_ids as (
+
+    -- one row: an anti join here would be sized by the CTE chain's far too high row estimates
+    select coalesce(array_agg(record_id), array[]::text[]) as record_ids
+    from isolated_records
+
+),
+
 final_split_edges as (
 
     select split_edges_{{ rounds + 1 }}.*
     from split_edges_{{ rounds + 1 }}
-    left join isolated_records as isolated_l on split_edges_{{ rounds + 1 }}.record_id_l = isolated_l.record_id
-    left join isolated_records as isolated_r on split_edges_{{ rounds + 1 }}.record_id_r = isolated_r.record_id
-    where isolated_l.record_id is null and isolated_r.record_id is null
+    cross join isolated_record_ids
+    where
+        split_edges_{{ rounds + 1 }}.record_id_l <> all(isolated_record_ids.record_ids)
+        and split_edges_{{ rounds + 1 }}.record_id_r <> all(isolated_record_ids.record_ids)
 
 ),
 

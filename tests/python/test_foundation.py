@@ -46,6 +46,18 @@ def test_db_status_reports_embedded(warehouse: database.Database, settings) -> N
     assert '"running": true' in result.stdout.splitlines()[-1]
 
 
+def test_embedded_server_runs_with_warehouse_settings(warehouse: database.Database) -> None:
+    if not warehouse.embedded:
+        pytest.skip("the session uses an external CUSTOMER_SYNC_DATABASE_URL")
+    with psycopg2.connect(warehouse.url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select name, current_setting(name) from pg_settings where name = any(%s)",
+            (list(database.EMBEDDED_SERVER_SETTINGS),),
+        )
+        running = dict(cur.fetchall())
+    assert running == database.EMBEDDED_SERVER_SETTINGS
+
+
 def test_roles_own_their_layers(warehouse: database.Database) -> None:
     with database.connect(warehouse) as conn, conn.cursor() as cur:
         cur.execute(
