@@ -4,19 +4,7 @@
     fuzzy rules (initials, name prefixes, sound) survive a typo in a name. Blocks larger than
     var('max_block_size') are kept here with their size but produce no pairs.
 -#}
-{%- set blocking_rules = {
-    'email': "email_key",
-    'phone': "case when length(phone_digits) >= 7 then phone_digits end",
-    'national_id': "national_id_key",
-    'last_name_postcode': "case when entity_type = 'person' then last_name_key || '|' || postcode_key end",
-    'first_name_birth_date': "case when entity_type = 'person' then first_name_root || '|' || birth_date end",
-    'last_name_sound_birth_date': "last_name_soundex || '|' || birth_date",
-    'company_city': "case when entity_type = 'company' then company_key || '|' || city_key end",
-    'name_initials_postcode': "name_initials || '|' || postcode_key",
-    'name_prefixes_country': "name_token_prefixes || '|' || country_code",
-    'name_tokens': "name_tokens_sorted",
-    'email_mailbox_name': "email_local || '|' || left(name_initials, 1)",
-} -%}
+{%- set blocking_rules = blocking_rule_keys() -%}
 
 with
 
@@ -51,7 +39,8 @@ sized as (
 
     select
         *,
-        count(*) over (partition by entity_type, blocking_rule, blocking_key) as block_size
+        -- the key first: it tells most rows apart, so the sort seldom compares the other two
+        count(*) over (partition by blocking_key, blocking_rule, entity_type) as block_size
     from present_keys
 
 ),

@@ -1,3 +1,5 @@
+{{ config(pre_hook="set local work_mem = '" ~ var('pairing_work_mem') ~ "'") }}
+
 {#-
     Candidate pairs: records of the same entity type sharing at least one blocking key, each pair once
     (record_id_l < record_id_r) with the rules that found it. Oversized blocks are skipped, so the
@@ -29,11 +31,26 @@ key_pairs as (
         l.blocking_rule
     from usable_keys as l
     inner join usable_keys as r
+        -- the key first: a merge join then sorts by it, which tells most rows apart at once
         on
-            l.entity_type = r.entity_type
+            l.blocking_key = r.blocking_key
             and l.blocking_rule = r.blocking_rule
-            and l.blocking_key = r.blocking_key
+            and l.entity_type = r.entity_type
             and l.record_id < r.record_id
+
+),
+
+-- a record has one key per rule, so a pair meets each rule at most once
+rules_per_pair as (
+
+    select
+        record_id_l,
+        record_id_r,
+        entity_type,
+        bit_or({{ blocking_rule_bit('blocking_rule') }}) as blocking_rule_bits,
+        count(*) as blocking_rule_count
+    from key_pairs
+    group by record_id_l, record_id_r, entity_type
 
 ),
 
@@ -43,10 +60,9 @@ final as (
         record_id_l,
         record_id_r,
         entity_type,
-        string_agg(distinct blocking_rule, ',' order by blocking_rule) as blocking_rules,
-        count(distinct blocking_rule) as blocking_rule_count
-    from key_pairs
-    group by record_id_l, record_id_r, entity_type
+        {{ blocking_rule_names('blocking_rule_bits') }} as blocking_rules,
+        blocking_rule_count
+    from rules_per_pair
 
 )
 
