@@ -175,26 +175,26 @@ def start_embedded(pgdata: Path) -> str:
 
 def _configure_embedded(admin_url: str) -> bool:
     """Apply EMBEDDED_SERVER_SETTINGS that differ; return whether the server must restart for them."""
-    names = list(EMBEDDED_SERVER_SETTINGS)
     conn = _connect(admin_url)
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
-            cur.execute("select name from pg_settings where name = any(%s)", (names,))
-            known = {row[0] for row in cur.fetchall()}
-            changed = False
-            for name, value in EMBEDDED_SERVER_SETTINGS.items():
-                if name not in known:
-                    continue
-                cur.execute("select current_setting(%s) = %s", (name, value))
-                if not cur.fetchone()[0]:
-                    cur.execute(f"alter system set {name} = %s", (value,))
-                    changed = True
-            if not changed:
-                return False
-            cur.execute("select pg_reload_conf()")
-            cur.execute("select pending_restart from pg_settings where name = any(%s)", (list(known),))
-            return any(row[0] for row in cur.fetchall())
+            cur.execute(
+                "select name, current_setting(name), context = 'postmaster'"
+                " from pg_settings where name = any(%s)",
+                (list(EMBEDDED_SERVER_SETTINGS),),
+            )
+            differing = {
+                name: needs_restart
+                for name, running, needs_restart in cur.fetchall()
+                if running != EMBEDDED_SERVER_SETTINGS[name]
+            }
+            for name in differing:
+                cur.execute(f"alter system set {name} = %s", (EMBEDDED_SERVER_SETTINGS[name],))
+            if differing:
+                cur.execute("select pg_reload_conf()")
+            # settings of context 'postmaster' take effect only at a start (a reload leaves them pending)
+            return any(differing.values())
     finally:
         conn.close()
 
