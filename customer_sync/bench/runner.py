@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import statistics
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -30,7 +31,7 @@ from customer_sync.bench.machine import describe_machine
 from customer_sync.bench.memory import MemorySampler, standard_groups
 from customer_sync.bench.metrics import score_clusters
 from customer_sync.bench.report import BenchReport
-from customer_sync.bench.stages import StageResult, stage
+from customer_sync.bench.stages import StageResult, median_of_runs, stage
 from customer_sync.config import Settings
 from customer_sync.errors import CustomerSyncError, RunFailure, UserError
 from customer_sync.simulators.edits import to_edit
@@ -61,6 +62,8 @@ class BenchOptions:
     compare: tuple[str, ...] = ()
     fast_limits: bool = False
     edit_share: float = 0.01
+    # times the resolution alone (and Splink) is run and timed; the median is reported
+    repeat: int = 3
     command: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -141,9 +144,7 @@ class Bench:
                 if "build" in opts.stages:
                     self._build("build")
                     self._score()
-                    self._identity()
-                    if "splink" in opts.compare:
-                        self._splink()
+                    self._resolve_repeatedly()
                 if "sync" in opts.stages:
                     self._sync("sync")
                 if "incremental" in opts.stages:
@@ -213,8 +214,36 @@ class Bench:
         self._record(result)
         return result
 
-    def _identity(self) -> None:
-        """Time the resolution alone: the matching models from the standardized records to the clusters.
+    def _resolve_repeatedly(self) -> None:
+        """Time the resolution alone, and Splink's on the same records, ``repeat`` times each, in turns.
+
+        One run on a 2-core virtual machine can be a quarter faster or slower than the next one of the
+        same work, so a single pair of runs says little about the ratio of the two; taking turns means a
+        slow spell of the machine falls on both. The stages report the median run.
+        """
+        with_splink = "splink" in self.options.compare
+        identity_runs: list[StageResult] = []
+        splink_runs: list[StageResult] = []
+        splink_seconds: list[float] = []
+        for round_no in range(1, self.options.repeat + 1):
+            if self.options.repeat > 1:
+                self.progress(f"resolution round {round_no} of {self.options.repeat}")
+            identity_runs.append(self._identity())
+            if with_splink:
+                run, seconds = self._splink(score=round_no == 1)
+                splink_runs.append(run)
+                splink_seconds.append(seconds)
+        identity = median_of_runs(identity_runs)
+        self._record(identity)
+        self.report.seconds_identity = identity.seconds
+        if with_splink and self.report.splink is not None:
+            self._record(median_of_runs(splink_runs))
+            self.report.splink["seconds"] = round(statistics.median(splink_seconds), 3)
+            self.report.splink["runs_seconds"] = [round(value, 3) for value in splink_seconds]
+
+    def _identity(self) -> StageResult:
+        """One timed run of the resolution alone: the matching models from the standardized records to
+        the clusters.
 
         They are rebuilt from the same ``int_customer_records`` table Splink reads (tables, so the rebuild
         changes nothing), which makes ``seconds_identity`` and Splink's seconds cover the same work. The
@@ -234,8 +263,8 @@ class Bench:
             )
             result.records = self.report.stage("build").records if self.report.stage("build") else None
             result.details = {"models": run.count("model"), "dbt_seconds": round(run.seconds, 3)}
-        self._record(result)
-        self.report.seconds_identity = result.seconds
+        self.progress(f"identity run: {result.seconds:,.1f} s")
+        return result
 
     def _score(self) -> None:
         assert self.db is not None
@@ -247,7 +276,9 @@ class Bench:
             f"customer-sync: precision {acc.precision:.4f}, recall {acc.recall:.4f}, F1 {acc.f1:.4f}"
         )
 
-    def _splink(self) -> None:
+    def _splink(self, score: bool) -> tuple[StageResult, float]:
+        """One timed Splink run on the standardized records: its stage (with the read from Postgres)
+        and Splink's own seconds. ``score``: also score its clusters and keep its summary (first run)."""
         from customer_sync.bench import splink_compare
 
         assert self.db is not None
@@ -264,7 +295,9 @@ class Bench:
                 raise RunFailure(f"Splink failed: {exc.__class__.__name__}: {str(exc)[:300]}") from exc
             result.records = frame.num_rows
             result.details = {"read_seconds": round(read_seconds, 3), **outcome.summary()}
-        self._record(result)
+        self.progress(f"Splink run: {result.seconds:,.1f} s ({outcome.seconds:,.1f} s without the read)")
+        if not score:
+            return result, outcome.seconds
         self.report.splink = outcome.summary()
         self.report.splink_accuracy = score_clusters(outcome.clusters, self.truth)
         self.report.splink_sweep = {
@@ -277,6 +310,7 @@ class Bench:
         }
         acc = self.report.splink_accuracy
         self.progress(f"Splink: precision {acc.precision:.4f}, recall {acc.recall:.4f}, F1 {acc.f1:.4f}")
+        return result, outcome.seconds
 
     def _sync(self, name: str) -> StageResult:
         """Push the planned changes back, through the reverse-ETL's own benchmark (ops/s per target)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import statistics
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -62,3 +63,25 @@ def stage(name: str, sampler: MemorySampler | None) -> Iterator[StageResult]:
             result.seconds = time.perf_counter() - started
     result.memory = {group: peak.as_dict() for group, peak in peaks.items()}
     log.info("stage %s: %.2f s", name, result.seconds)
+
+
+def median_of_runs(runs: list[StageResult]) -> StageResult:
+    """One result for a stage run several times: the median seconds (a single run on a shared machine
+    can be a quarter slower or faster than the next), the highest memory peaks, the first run's records
+    and details, and every run's seconds in ``details["runs_seconds"]``."""
+    if not runs:
+        raise ValueError("median_of_runs needs at least one run")
+    first = runs[0]
+    memory: dict[str, dict[str, float | int]] = {}
+    for run in runs:
+        for group, peaks in run.memory.items():
+            merged = memory.setdefault(group, {})
+            for measure, value in peaks.items():
+                merged[measure] = max(merged.get(measure, value), value)
+    return StageResult(
+        name=first.name,
+        seconds=statistics.median(run.seconds for run in runs),
+        records=first.records,
+        memory=memory,
+        details={**first.details, "runs_seconds": [round(run.seconds, 3) for run in runs]},
+    )

@@ -39,6 +39,13 @@ def _split(value: str) -> tuple[str, ...]:
     help="Share of the records the incremental stage changes.",
 )
 @click.option(
+    "--repeat",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Times the resolution alone and Splink are each run, in turns; the median run is reported.",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print the result as one JSON object (last stdout line)."
 )
 @click.pass_context
@@ -50,6 +57,7 @@ def bench(
     compare: str,
     fast_limits: bool,
     edit_share: float,
+    repeat: int,
     as_json: bool,
 ) -> None:
     """Generate N persons, run land, build and sync against the simulators, and report per stage the
@@ -75,6 +83,7 @@ def bench(
         compare=compared,
         fast_limits=fast_limits,
         edit_share=edit_share,
+        repeat=repeat,
         command="customer-sync bench " + shlex.join(sys.argv[2:] if len(sys.argv) > 2 else []),
     )
     info(f"bench in {settings.home}: {persons:,} persons, stages {', '.join(chosen)}", as_json)

@@ -20,7 +20,7 @@ from customer_sync.bench.metrics import score_clusters
 from customer_sync.bench.report import BenchReport
 from customer_sync.bench.resolution import coverage, truth_by_record
 from customer_sync.bench.runner import check_options
-from customer_sync.bench.stages import StageResult, stage
+from customer_sync.bench.stages import StageResult, median_of_runs, stage
 from customer_sync.cli import main
 from customer_sync.config import Settings, load_settings
 from customer_sync.errors import UserError
@@ -116,6 +116,26 @@ def test_stages_nest_and_each_records_its_own_peak() -> None:
     assert outer.peak_mb("python", "peak_rss_mb") >= inner.peak_mb("python", "peak_rss_mb")
     assert outer.seconds >= inner.seconds + after.seconds
     assert inner.records_per_second is not None and inner.records_per_second > 0
+
+
+def test_a_stage_run_several_times_reports_its_median_run_and_highest_peaks() -> None:
+    runs = [
+        StageResult(
+            "identity",
+            seconds=40.0,
+            records=9,
+            memory={"postgres": {"peak_pss_mb": 900.0}},
+            details={"models": 11},
+        ),
+        StageResult("identity", seconds=25.0, records=9, memory={"postgres": {"peak_pss_mb": 1200.0}}),
+        StageResult("identity", seconds=31.0, records=9, memory={"postgres": {"peak_pss_mb": 800.0}}),
+    ]
+    merged = median_of_runs(runs)
+    assert merged.name == "identity" and merged.seconds == 31.0 and merged.records == 9
+    assert merged.peak_mb("postgres") == 1200.0
+    assert merged.details == {"models": 11, "runs_seconds": [40.0, 25.0, 31.0]}
+    with pytest.raises(ValueError, match="at least one run"):
+        median_of_runs([])
 
 
 def test_postmaster_and_registered_pids_are_read_from_files(tmp_path: Path) -> None:
@@ -288,7 +308,7 @@ def test_bench_runs_every_stage_and_reports_the_json_shape(bench_settings: Setti
     from customer_sync.bench.runner import STAGES, BenchOptions, run_bench
 
     messages: list[str] = []
-    options = BenchOptions(persons=60, seed=5, stages=STAGES, compare=("splink",), fast_limits=True)
+    options = BenchOptions(persons=60, seed=5, stages=STAGES, compare=("splink",), fast_limits=True, repeat=2)
     data = json.loads(json.dumps(run_bench(bench_settings, options, progress=messages.append).as_dict()))
 
     assert data["persons"] == 60
@@ -316,6 +336,13 @@ def test_bench_runs_every_stage_and_reports_the_json_shape(bench_settings: Setti
     assert data["f1"] > 0.7 and data["splink_f1"] > 0.5
     assert 0 <= data["precision"] <= 1 and 0 <= data["recall"] <= 1
     assert data["seconds_identity"] > 0 and data["splink_seconds"] > 0
+    # the resolution and Splink were each timed twice, in turns; the median of two is their mean
+    identity_runs = data["stages"]["identity"]["details"]["runs_seconds"]
+    assert len(identity_runs) == 2 and min(identity_runs) > 0
+    assert data["seconds_identity"] == pytest.approx(sum(identity_runs) / 2, abs=1e-2)
+    assert len(data["stages"]["splink"]["details"]["runs_seconds"]) == 2
+    assert data["splink_seconds"] == pytest.approx(sum(data["splink"]["runs_seconds"]) / 2, abs=1e-2)
+    assert sum(1 for m in messages if m.startswith("identity run:")) == 2
     incremental = data["stages"]["incremental"]
     assert incremental["details"]["edits"] >= 1
     # landing is incremental and loss-free: nothing changed lands nothing, the edits land exactly
