@@ -1,13 +1,5 @@
-{#- Generic data tests of the matching models. Each returns the failing rows. -#}
-
-{#- No two rows share the same values in `columns`. -#}
-{% test unique_matching_combination(model, columns) %}
-    select {{ columns | join(', ') }}, count(*) as duplicate_rows
-    from {{ model }}
-    group by {{ columns | join(', ') }}
-    having count(*) > 1
-{% endtest %}
-
+{#- Generic data tests of the matching models. Each returns the failing rows. (A combination of
+    columns that must be unique: unique_combination_of_columns, macros/tests/generic_tests.sql.) -#}
 
 {#- A pair is stored once, the smaller record id on the left. -#}
 {% test matching_pairs_are_ordered(model, left_column='record_id_l', right_column='record_id_r') %}
