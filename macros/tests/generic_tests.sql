@@ -47,6 +47,27 @@
 {% endtest %}
 
 
+{#- No value of the listed columns is null; one scan of the model for all of them. Fails with one row per
+    column that has nulls: the column's name and how many rows. -#}
+{% test not_null_columns(model, columns) %}
+    select null_counts.column_name, null_counts.null_rows
+    from (
+        select
+            {%- for column in columns %}
+            count(*) filter (where {{ column }} is null) as {{ column }}__null_rows{{ ',' if not loop.last }}
+            {%- endfor %}
+        from {{ model }}
+    ) as counted
+    cross join lateral (
+        values
+        {%- for column in columns %}
+        ('{{ column }}', counted.{{ column }}__null_rows){{ ',' if not loop.last }}
+        {%- endfor %}
+    ) as null_counts (column_name, null_rows)
+    where null_counts.null_rows > 0
+{% endtest %}
+
+
 {% test unique_combination_of_columns(model, combination_of_columns) %}
     select {{ combination_of_columns | join(', ') }}, count(*) as row_count
     from {{ model }}

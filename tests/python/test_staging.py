@@ -298,3 +298,34 @@ def test_a_build_standardizes_only_changed_records_and_all_after_a_rule_change(
     built = _row_versions(staged, "base_crm__contacts")
     assert "crm:contacts:stg-4" not in built
     assert {"crm:contacts:stg-1", "crm:contacts:stg-2", "crm:contacts:stg-3"} <= built.keys()
+
+
+@pytest.mark.e2e
+def test_required_columns_are_checked_in_one_scan_that_names_each_null_column(
+    settings: Settings, staged: database.Database
+) -> None:
+    select = ["stg_crm__contacts,test_name:not_null_columns"]
+    passed = run_dbt(settings, staged, "test", select=select)
+    assert passed.count("test", "pass") == 1 and not passed.failed()
+
+    with database.connect(staged) as conn, conn.cursor() as cur:
+        cur.execute("select record_id, loaded_at from staging.base_crm__contacts order by record_id limit 2")
+        saved = cur.fetchall()
+        cur.execute(
+            "update staging.base_crm__contacts set loaded_at = null,"
+            " source_system = case when record_id = %s then null else source_system end"
+            " where record_id in (%s, %s)",
+            (saved[0][0], saved[0][0], saved[1][0]),
+        )
+    try:
+        failed = run_dbt(settings, staged, "test", select=select, raise_on_failure=False)
+        # one failing row per column with nulls, however many rows have them
+        assert [node.message for node in failed.failed()] == ["Got 2 results, configured to fail if != 0"]
+    finally:
+        with database.connect(staged) as conn, conn.cursor() as cur:
+            for record_id, loaded_at in saved:
+                cur.execute(
+                    "update staging.base_crm__contacts set loaded_at = %s, source_system = 'crm'"
+                    " where record_id = %s",
+                    (loaded_at, record_id),
+                )
