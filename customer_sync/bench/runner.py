@@ -68,10 +68,14 @@ class BenchOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def check_options(persons: int, stages: Sequence[str], compare: Sequence[str], edit_share: float) -> None:
+def check_options(
+    persons: int, stages: Sequence[str], compare: Sequence[str], edit_share: float, repeat: int = 1
+) -> None:
     """Raise a ``UserError`` for options that cannot be run as given."""
     if persons < 1:
         raise UserError("--persons must be at least 1")
+    if repeat < 1:
+        raise UserError("--repeat must be at least 1")
     unknown = sorted(set(stages) - set(STAGES))
     if unknown:
         raise UserError(f"unknown stage(s) {', '.join(unknown)}; known: {', '.join(STAGES)}")

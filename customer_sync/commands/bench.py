@@ -70,7 +70,7 @@ def bench(
     from customer_sync.bench.runner import BenchOptions, check_options, run_bench
 
     chosen, compared = _split(stages), _split(compare)
-    check_options(persons, chosen, compared, edit_share)
+    check_options(persons, chosen, compared, edit_share, repeat)
     verbose = bool((ctx.find_root().obj or {}).get("verbose"))
     if not verbose:
         # Splink warns about every parameter EM could not estimate; the report says what matters

@@ -260,6 +260,12 @@ def test_impossible_options_are_user_errors(
         check_options(100, stages, compare, 0.01)
 
 
+def test_the_resolution_is_timed_at_least_once() -> None:
+    with pytest.raises(UserError, match="--repeat must be at least 1"):
+        check_options(100, ("land", "build"), (), 0.01, repeat=0)
+    check_options(100, ("land", "build"), (), 0.01, repeat=1)
+
+
 def test_cli_rejects_bad_stages_with_exit_code_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         main(["bench", "--persons", "10", "--stages", "sync"])
