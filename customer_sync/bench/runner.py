@@ -228,22 +228,21 @@ class Bench:
         with_splink = "splink" in self.options.compare
         identity_runs: list[StageResult] = []
         splink_runs: list[StageResult] = []
-        splink_seconds: list[float] = []
         for round_no in range(1, self.options.repeat + 1):
             if self.options.repeat > 1:
                 self.progress(f"resolution round {round_no} of {self.options.repeat}")
             identity_runs.append(self._identity())
             if with_splink:
-                run, seconds = self._splink(score=round_no == 1)
-                splink_runs.append(run)
-                splink_seconds.append(seconds)
+                splink_runs.append(self._splink(score=round_no == 1))
         identity = median_of_runs(identity_runs)
         self._record(identity)
         self.report.seconds_identity = identity.seconds
         if with_splink and self.report.splink is not None:
             self._record(median_of_runs(splink_runs))
+            # Splink's own seconds (without the read) are in each run's summary
+            splink_seconds = [run.details["seconds"] for run in splink_runs]
             self.report.splink["seconds"] = round(statistics.median(splink_seconds), 3)
-            self.report.splink["runs_seconds"] = [round(value, 3) for value in splink_seconds]
+            self.report.splink["runs_seconds"] = splink_seconds
 
     def _identity(self) -> StageResult:
         """One timed run of the resolution alone: the matching models from the standardized records to
@@ -280,9 +279,10 @@ class Bench:
             f"customer-sync: precision {acc.precision:.4f}, recall {acc.recall:.4f}, F1 {acc.f1:.4f}"
         )
 
-    def _splink(self, score: bool) -> tuple[StageResult, float]:
-        """One timed Splink run on the standardized records: its stage (with the read from Postgres)
-        and Splink's own seconds. ``score``: also score its clusters and keep its summary (first run)."""
+    def _splink(self, score: bool) -> StageResult:
+        """One timed Splink run on the standardized records (the stage includes the read from Postgres;
+        Splink's own seconds are in its details). ``score``: also score its clusters and keep its
+        summary (the first run)."""
         from customer_sync.bench import splink_compare
 
         assert self.db is not None
@@ -301,7 +301,7 @@ class Bench:
             result.details = {"read_seconds": round(read_seconds, 3), **outcome.summary()}
         self.progress(f"Splink run: {result.seconds:,.1f} s ({outcome.seconds:,.1f} s without the read)")
         if not score:
-            return result, outcome.seconds
+            return result
         self.report.splink = outcome.summary()
         self.report.splink_accuracy = score_clusters(outcome.clusters, self.truth)
         self.report.splink_sweep = {
@@ -314,7 +314,7 @@ class Bench:
         }
         acc = self.report.splink_accuracy
         self.progress(f"Splink: precision {acc.precision:.4f}, recall {acc.recall:.4f}, F1 {acc.f1:.4f}")
-        return result, outcome.seconds
+        return result
 
     def _sync(self, name: str) -> StageResult:
         """Push the planned changes back, through the reverse-ETL's own benchmark (ops/s per target)."""
