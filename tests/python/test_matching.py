@@ -9,9 +9,7 @@ from itertools import combinations
 import pytest
 
 from customer_sync import db as database
-from customer_sync.config import Settings
-from customer_sync.dbt_runner import run_dbt
-from tests.python.fixtures.matching import MATCHING_VARS, SCHEMA_PREFIX, MatchingData
+from tests.python.fixtures.matching import SCHEMA_PREFIX, MatchingData
 
 IDENTITY = SCHEMA_PREFIX + "identity"
 
@@ -113,83 +111,3 @@ def test_estimated_parameters_are_plausible(matched: MatchingData, warehouse: da
     assert weights[("last_name", 4)][1] < 0.05 < weights[("first_name", 4)][1] < 0.2
     # conflicting birth dates veto a match whatever else agrees
     assert weights[("birth_date", 0)][2] < -50
-
-
-def _comparison_versions(db: database.Database) -> dict[tuple[str, str], str]:
-    """(left, right) record id -> the transaction that wrote the pair's row (Postgres ``xmin``)."""
-    return {
-        (left, right): xmin
-        for left, right, xmin in _rows(
-            db, f"select record_id_l, record_id_r, xmin::text from {IDENTITY}.int_customer_pair_comparisons"
-        )
-    }
-
-
-def _comparisons(db: database.Database) -> set[tuple]:
-    """Every pair's comparison vector, without the fingerprint of the SQL that computed it."""
-    columns = [
-        name
-        for (name,) in _rows(
-            db,
-            f"select column_name from information_schema.columns where table_schema = '{IDENTITY}'"
-            " and table_name = 'int_customer_pair_comparisons' and column_name <> 'compared_by'",
-        )
-    ]
-    return set(_rows(db, f"select {', '.join(columns)} from {IDENTITY}.int_customer_pair_comparisons"))
-
-
-# last in the module: it edits the identity tables, and puts them back as built at the end
-@pytest.mark.e2e
-def test_a_build_compares_only_the_pairs_whose_records_or_rules_changed(
-    matched: MatchingData, settings: Settings, warehouse: database.Database
-) -> None:
-    def compare(*extra_args: str) -> None:
-        run_dbt(
-            settings,
-            warehouse,
-            "run",
-            select=["int_customer_pair_comparisons"],
-            dbt_vars=MATCHING_VARS,
-            extra_args=extra_args,
-        )
-
-    before = _comparison_versions(warehouse)
-    compare()
-    assert _comparison_versions(warehouse) == before, "nothing changed, yet pairs were compared again"
-
-    # one record's first name changes, one pair is no longer a candidate, another is found by one more rule
-    pairs = sorted(before)
-    edited = pairs[0]
-    gone, refound = [pair for pair in pairs if edited[0] not in pair][:2]
-    with database.connect(warehouse) as conn, conn.cursor() as cur:
-        cur.execute(
-            f"update {IDENTITY}.int_customer_records set first_name_key = first_name_key || 'x'"
-            " where record_id = %s",
-            (edited[0],),
-        )
-        cur.execute(
-            f"delete from {IDENTITY}.int_customer_pairs where record_id_l = %s and record_id_r = %s", gone
-        )
-        cur.execute(
-            f"update {IDENTITY}.int_customer_pairs set blocking_rules = blocking_rules || ',phone'"
-            " where record_id_l = %s and record_id_r = %s",
-            refound,
-        )
-    try:
-        compare()
-        after = _comparison_versions(warehouse)
-        rewritten = {pair for pair, xmin in after.items() if before.get(pair) != xmin}
-        assert rewritten == {pair for pair in before if edited[0] in pair} | {refound}
-        assert gone not in after and after.keys() == before.keys() - {gone}
-        incremental = _comparisons(warehouse)
-        compare("--full-refresh")
-        assert incremental == _comparisons(warehouse)
-    finally:
-        run_dbt(
-            settings,
-            warehouse,
-            "run",
-            select=["int_customer_records", "int_customer_pairs", "int_customer_pair_comparisons"],
-            dbt_vars=MATCHING_VARS,
-            extra_args=["--full-refresh"],
-        )
