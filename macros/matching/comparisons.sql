@@ -18,7 +18,7 @@
 {% macro matching_record_columns() -%}
     {{ return([
         'record_id', 'entity_type', 'first_name_key', 'first_name_root', 'last_name_key', 'last_name_soundex',
-        'name_key', 'is_name_latin', 'name_tokens_sorted', 'name_frequency', 'name_frequency_typical', 'company_key', 'email_key', 'email_local', 'email_domain',
+        'name_key', 'is_name_latin', 'name_tokens_sorted', 'company_key', 'email_key', 'email_local', 'email_domain',
         'is_email_local_name', 'phone_digits',
         'phone_tail', 'address_key', 'house_number', 'postcode_key', 'city_key', 'birth_date',
         'national_id_key',

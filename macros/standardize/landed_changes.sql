@@ -16,7 +16,7 @@
 
     A model uses it as:
         {% set steps %} …standardization CTEs reading `changed`… {% endset %}
-        {% set fingerprint = standardization_fingerprint(steps) %}
+        {% set fingerprint = model_fingerprint(steps) %}
         with … renamed as (…, source._dlt_id as landed_row_id …),
         {{ landed_changes_ctes('renamed', fingerprint) }}
         {{ steps }}
@@ -40,7 +40,7 @@
 
 
 {#- md5 of the rendered steps, the current model's file and every upstream model and seed checksum. -#}
-{% macro standardization_fingerprint(rendered_steps) -%}
+{% macro model_fingerprint(rendered_steps) -%}
     {%- if not execute -%}
         {{ return('') }}
     {%- endif -%}
@@ -69,18 +69,19 @@
 {%- endmacro %}
 
 
-{#- Whether the built table can be extended: incremental, and built with the same fingerprint. -#}
-{% macro standardized_with_same_fingerprint(fingerprint) -%}
-    {#- a unit test has no built table (`this` is none): it standardizes its given rows -#}
+{#- Whether the built table can be extended: incremental, and built with the same fingerprint (read
+    from `fingerprint_column`; a table without it or without `hash_column` is rebuilt). -#}
+{% macro built_with_same_fingerprint(fingerprint, hash_column='landed_hash', fingerprint_column='standardized_by') -%}
+    {#- a unit test has no built table (`this` is none): it computes its given rows -#}
     {%- if this is none or not is_incremental() -%}
         {{ return(false) }}
     {%- endif -%}
     {%- set column_names = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
-    {%- if 'standardized_by' not in column_names or 'landed_hash' not in column_names -%}
+    {%- if fingerprint_column not in column_names or hash_column not in column_names -%}
         {{ return(false) }}
     {%- endif -%}
     {%- set built = run_query(
-        "select count(*), min(standardized_by), max(standardized_by) from " ~ this
+        "select count(*), min(" ~ fingerprint_column ~ "), max(" ~ fingerprint_column ~ ") from " ~ this
     ).rows[0] -%}
     {{ return(built[0] == 0 or (built[1] == fingerprint and built[2] == fingerprint)) }}
 {%- endmacro %}
@@ -97,17 +98,26 @@ hashed as materialized (
 
 ),
 
+{{ changed_rows_cte('hashed', fingerprint, ['record_id'], 'landed_hash', 'standardized_by') }}
+{%- endmacro %}
+
+
+{#- `changed`: the rows of `relation` (which has `hash_column`, the hash of every input of a row) that
+    the built table lacks: no built row has their key (`key_columns`) with that hash. All rows when the
+    table cannot be extended (built_with_same_fingerprint). -#}
+{% macro changed_rows_cte(relation, fingerprint, key_columns, hash_column, fingerprint_column) -%}
 changed as materialized (
 
-    select hashed.*
-    from hashed
-    {%- if standardized_with_same_fingerprint(fingerprint) %}
+    select {{ relation }}.*
+    from {{ relation }}
+    {%- if built_with_same_fingerprint(fingerprint, hash_column, fingerprint_column) %}
     where not exists (
         select 1
         from {{ this }} as built
         where
-            built.record_id = hashed.record_id
-            and built.landed_hash = hashed.landed_hash
+            {%- for key in key_columns %}
+            built.{{ key }} = {{ relation }}.{{ key }}
+            and {% endfor %}built.{{ hash_column }} = {{ relation }}.{{ hash_column }}
     )
     {%- endif %}
 
@@ -135,5 +145,18 @@ where not exists (
     select 1
     from {{ source_relation }} as landed
     where landed._dlt_id = built.landed_row_id
+)
+{%- endmacro %}
+
+
+{#- Post-hook: delete the built rows whose key (`key_columns`) is no longer in `relation`. The keys to
+    delete are found with `except` (one hashed set operation; an anti-join sorted both tables by text). -#}
+{% macro delete_rows_no_longer_in(relation, key_columns) -%}
+{%- set keys = key_columns | join(', ') -%}
+delete from {{ this }}
+where ({{ keys }}) in (
+    select {{ keys }} from {{ this }}
+    except
+    select {{ keys }} from {{ relation }}
 )
 {%- endmacro %}

@@ -19,6 +19,12 @@ parameters as (
 
 ),
 
+name_frequencies as (
+
+    select * from {{ ref('int_customer_name_frequencies') }}
+
+),
+
 priors as (
 
     select distinct
@@ -28,29 +34,44 @@ priors as (
 
 ),
 
+-- for two records with the same name: how much rarer the name is than a typical one (above 1 for a
+-- rare name, below 1 for a common one); null otherwise
+with_name_frequency_ratios as (
+
+    select
+        comparisons.*,
+        name_frequencies.name_frequency_typical / name_frequencies.name_frequency as name_frequency_ratio
+    from comparisons
+    left join name_frequencies
+        on
+            comparisons.entity_type = name_frequencies.entity_type
+            and comparisons.shared_name_tokens = name_frequencies.name_tokens_sorted
+
+),
+
 weighted as (
 
     select
-        comparisons.record_id_l,
-        comparisons.record_id_r,
-        comparisons.entity_type,
-        comparisons.blocking_rules,
-        comparisons.is_name_swapped,
+        ratioed.record_id_l,
+        ratioed.record_id_r,
+        ratioed.entity_type,
+        ratioed.blocking_rules,
+        ratioed.is_name_swapped,
         {% for comparison in comparisons %}
-            comparisons.{{ comparison }}_level,
+            ratioed.{{ comparison }}_level,
             coalesce(weight_{{ comparison }}.match_weight, 0) as {{ comparison }}_weight,
         {% endfor %}
-        {{ name_frequency_weight('comparisons') }} as name_frequency_weight,
+        {{ name_frequency_weight('ratioed') }} as name_frequency_weight,
         priors.prior_match_weight
-    from comparisons
+    from with_name_frequency_ratios as ratioed
     inner join priors
-        on comparisons.entity_type = priors.entity_type
+        on ratioed.entity_type = priors.entity_type
     {% for comparison in comparisons %}
         left join parameters as weight_{{ comparison }}
             on
-                comparisons.entity_type = weight_{{ comparison }}.entity_type
+                ratioed.entity_type = weight_{{ comparison }}.entity_type
                 and weight_{{ comparison }}.comparison = '{{ comparison }}'
-                and comparisons.{{ comparison }}_level = weight_{{ comparison }}.comparison_level
+                and ratioed.{{ comparison }}_level = weight_{{ comparison }}.comparison_level
     {% endfor %}
 
 ),

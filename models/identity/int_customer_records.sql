@@ -1,41 +1,15 @@
 {#-
     Every live source record in one shape, with the keys that blocking and comparisons use. The values
     are as entered outside the hub (int_customer_entered_records): the hub's own writes are not evidence.
+
+    Incremental: a record's keys are a function of its own row, the nicknames seed and this SQL (how
+    common a name is, a statistic over all records, is kept apart in int_customer_name_frequencies).
+    `entered_hash` is the md5 of the record's entered row: a build keys only the records whose hash no
+    built row has, and deletes the records no longer entered. `keyed_by` fingerprints this SQL and
+    everything upstream of it (macros/standardize/landed_changes.sql): when it differs, every record is
+    keyed again, as with --full-refresh.
 -#}
 {%- set canonical_columns = canonical_record_column_names() -%}
-
-with
-
-entered_records as (
-
-    select * from {{ ref('int_customer_entered_records') }}
-
-),
-
-nicknames as (
-
-    select * from {{ ref('ref_nicknames') }}
-
-),
-
-live_records as (
-
-    select {{ canonical_columns | join(', ') }}
-    from entered_records
-
-),
-
--- a person record without a company name whose full name reads like a company (it has a legal form)
--- is a company, as staging decides for billing names: a source may keep company customers as names
-classified as materialized (
-
-    select
-        *,
-        {{ is_company_by_name('entity_type', 'company_name', 'full_name') }} as is_company_by_name
-    from live_records
-
-),
-
 {%- set company_by_name = {
     'entity_type': "'company'",
     'first_name': "null",
@@ -52,11 +26,24 @@ classified as materialized (
         {%- do typed_columns.append(column) %}
     {%- endif %}
 {%- endfor %}
+{%- set keying_steps -%}
+
+-- a person record without a company name whose full name reads like a company (it has a legal form)
+-- is a company, as staging decides for billing names: a source may keep company customers as names
+classified as materialized (
+
+    select
+        *,
+        {{ is_company_by_name('entity_type', 'company_name', 'full_name') }} as is_company_by_name
+    from changed
+
+),
 
 typed as materialized (
 
     select
-        {{ typed_columns | join(',\n        ') }}
+        {{ typed_columns | join(',\n        ') }},
+        entered_hash
     from classified
 
 ),
@@ -246,72 +233,54 @@ keyed as materialized (
         substring(address_folded from '[0-9]+') as house_number,
         postcode_key,
         city_key,
-        national_id_key
+        national_id_key,
+        entered_hash
     from with_name_keys
 
+)
+{%- endset -%}
+{%- set fingerprint = model_fingerprint(keying_steps) -%}
+{{ config(
+    materialized='incremental',
+    unique_key='record_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='sync_all_columns',
+    post_hook=["{{ delete_rows_no_longer_in(ref('int_customer_entered_records'), ['record_id']) }}"]
+) }}
+
+with
+
+entered_records as (
+
+    select * from {{ ref('int_customer_entered_records') }}
+
 ),
 
--- how common the record's name is among the records of its entity type (the names' term frequency):
--- counted per name, then per entity type from those counts (no sort of the records)
-name_counts as (
+nicknames as (
+
+    select * from {{ ref('ref_nicknames') }}
+
+),
+
+live_records as (
 
     select
-        entity_type,
-        name_tokens_sorted,
-        count(*) as records_with_name
-    from keyed
-    where name_tokens_sorted is not null
-    group by entity_type, name_tokens_sorted
+        {{ canonical_columns | join(',\n        ') }},
+        md5(cast(row({{ canonical_columns | join(', ') }}) as text)) as entered_hash
+    from entered_records
 
 ),
 
--- the records named, and the average over them of how many records share their name
-entity_name_counts as (
+{{ changed_rows_cte('live_records', fingerprint, ['record_id'], 'entered_hash', 'keyed_by') }}
 
-    select
-        entity_type,
-        sum(records_with_name)::bigint as records_named,
-        sum(records_with_name * records_with_name) / sum(records_with_name) as records_with_name_typical
-    from name_counts
-    group by entity_type
-
-),
+{{ keying_steps }},
 
 final as (
 
     select
-        keyed.{{ canonical_columns | join(',\n        keyed.') }},
-        keyed.first_name_key,
-        keyed.first_name_root,
-        keyed.last_name_key,
-        keyed.last_name_soundex,
-        keyed.name_key,
-        keyed.is_name_latin,
-        keyed.name_tokens_sorted,
-        keyed.name_initials,
-        keyed.name_token_prefixes,
-        name_counts.records_with_name::double precision / nullif(entity_name_counts.records_named, 0)
-            as name_frequency,
-        entity_name_counts.records_with_name_typical / nullif(entity_name_counts.records_named, 0)
-            as name_frequency_typical,
-        keyed.company_key,
-        keyed.email_key,
-        keyed.email_local,
-        keyed.email_domain,
-        keyed.is_email_local_name,
-        keyed.phone_digits,
-        keyed.phone_tail,
-        keyed.address_key,
-        keyed.house_number,
-        keyed.postcode_key,
-        keyed.city_key,
-        keyed.national_id_key
+        *,
+        cast('{{ fingerprint }}' as {{ dbt.type_string() }}) as keyed_by
     from keyed
-    left join name_counts
-        on
-            keyed.entity_type = name_counts.entity_type
-            and keyed.name_tokens_sorted = name_counts.name_tokens_sorted
-    left join entity_name_counts on keyed.entity_type = entity_name_counts.entity_type
 
 )
 

@@ -9,14 +9,16 @@ from itertools import combinations
 import pytest
 
 from customer_sync import db as database
-from tests.python.fixtures.matching import SCHEMA_PREFIX, MatchingData
+from customer_sync.config import Settings
+from customer_sync.dbt_runner import run_dbt
+from tests.python.fixtures.matching import MATCHING_VARS, SCHEMA_PREFIX, MatchingData
 
 IDENTITY = SCHEMA_PREFIX + "identity"
 
 
-def _rows(db: database.Database, sql: str) -> list[tuple]:
+def _rows(db: database.Database, sql: str, params: tuple = ()) -> list[tuple]:
     with database.connect(db) as conn, conn.cursor() as cur:
-        cur.execute(sql)
+        cur.execute(sql, params)
         return cur.fetchall()
 
 
@@ -111,3 +113,151 @@ def test_estimated_parameters_are_plausible(matched: MatchingData, warehouse: da
     assert weights[("last_name", 4)][1] < 0.05 < weights[("first_name", 4)][1] < 0.2
     # conflicting birth dates veto a match whatever else agrees
     assert weights[("birth_date", 0)][2] < -50
+
+
+def _row_versions(db: database.Database, table: str, *key_columns: str) -> dict[tuple, str]:
+    """Each row's key -> the transaction that wrote the row (Postgres ``xmin``)."""
+    rows = _rows(db, f"select {', '.join(key_columns)}, xmin::text from {IDENTITY}.{table}")
+    return {row[:-1]: row[-1] for row in rows}
+
+
+def _comparison_versions(db: database.Database) -> dict[tuple, str]:
+    return _row_versions(db, "int_customer_pair_comparisons", "record_id_l", "record_id_r")
+
+
+def _record_versions(db: database.Database) -> dict[tuple, str]:
+    return _row_versions(db, "int_customer_records", "record_id")
+
+
+def _contents(db: database.Database, table: str, fingerprint_column: str) -> set[tuple]:
+    """Every row of an identity table, without the fingerprint of the SQL that computed it."""
+    columns = [
+        name
+        for (name,) in _rows(
+            db,
+            f"select column_name from information_schema.columns where table_schema = '{IDENTITY}'"
+            f" and table_name = '{table}' and column_name <> '{fingerprint_column}'",
+        )
+    ]
+    return set(_rows(db, f"select {', '.join(columns)} from {IDENTITY}.{table}"))
+
+
+def _run_models(
+    settings: Settings, warehouse: database.Database, *models: str, full_refresh: bool = False
+) -> None:
+    run_dbt(
+        settings,
+        warehouse,
+        "run",
+        select=list(models),
+        dbt_vars=MATCHING_VARS,
+        extra_args=["--full-refresh"] if full_refresh else [],
+    )
+
+
+# these two edit the identity tables, and put them back as built at the end: last in the module
+@pytest.mark.e2e
+def test_a_build_keys_only_the_records_whose_entered_rows_changed(
+    matched: MatchingData, settings: Settings, warehouse: database.Database
+) -> None:
+    before = _record_versions(warehouse)
+    _run_models(settings, warehouse, "int_customer_records")
+    assert _record_versions(warehouse) == before, "nothing changed, yet records were keyed again"
+
+    # one person's last name changes, another is no longer entered, a third is named like a company
+    persons = _rows(
+        warehouse,
+        f"select record_id from {IDENTITY}.int_customer_records"
+        " where entity_type = 'person' order by record_id",
+    )
+    edited, gone, company = (record_id for (record_id,) in persons[:3])
+    with database.connect(warehouse) as conn, conn.cursor() as cur:
+        cur.execute(
+            f"update {IDENTITY}.int_customer_entered_records set last_name = 'Quistorp' where record_id = %s",
+            (edited,),
+        )
+        cur.execute(f"delete from {IDENTITY}.int_customer_entered_records where record_id = %s", (gone,))
+        cur.execute(
+            f"update {IDENTITY}.int_customer_entered_records"
+            " set company_name = null, first_name = null, last_name = null, full_name = 'Quist Holdings GmbH'"
+            " where record_id = %s",
+            (company,),
+        )
+    try:
+        _run_models(settings, warehouse, "int_customer_records")
+        after = _record_versions(warehouse)
+        assert {record for record, xmin in after.items() if before.get(record) != xmin} == {
+            (edited,),
+            (company,),
+        }
+        assert after.keys() == before.keys() - {(gone,)}
+        keys = dict(
+            _rows(
+                warehouse,
+                f"select record_id, concat_ws('|', entity_type, last_name_key, company_key)"
+                f" from {IDENTITY}.int_customer_records where record_id in (%s, %s)",
+                (edited, company),
+            )
+        )
+        assert keys == {edited: "person|quistorp", company: "company|quist"}
+        incremental = _contents(warehouse, "int_customer_records", "keyed_by")
+        _run_models(settings, warehouse, "int_customer_records", full_refresh=True)
+        assert incremental == _contents(warehouse, "int_customer_records", "keyed_by")
+    finally:
+        _run_models(
+            settings,
+            warehouse,
+            "int_customer_entered_records",
+            "int_customer_records",
+            full_refresh=True,
+        )
+
+
+# last in the module: it edits the identity tables, and puts them back as built at the end
+@pytest.mark.e2e
+def test_a_build_compares_only_the_pairs_whose_records_or_rules_changed(
+    matched: MatchingData, settings: Settings, warehouse: database.Database
+) -> None:
+    def compare(full_refresh: bool = False) -> None:
+        _run_models(settings, warehouse, "int_customer_pair_comparisons", full_refresh=full_refresh)
+
+    before = _comparison_versions(warehouse)
+    compare()
+    assert _comparison_versions(warehouse) == before, "nothing changed, yet pairs were compared again"
+
+    # one record's first name changes, one pair is no longer a candidate, another is found by one more rule
+    pairs = sorted(before)
+    edited = pairs[0]
+    gone, refound = [pair for pair in pairs if edited[0] not in pair][:2]
+    with database.connect(warehouse) as conn, conn.cursor() as cur:
+        cur.execute(
+            f"update {IDENTITY}.int_customer_records set first_name_key = first_name_key || 'x'"
+            " where record_id = %s",
+            (edited[0],),
+        )
+        cur.execute(
+            f"delete from {IDENTITY}.int_customer_pairs where record_id_l = %s and record_id_r = %s", gone
+        )
+        cur.execute(
+            f"update {IDENTITY}.int_customer_pairs set blocking_rules = blocking_rules || ',phone'"
+            " where record_id_l = %s and record_id_r = %s",
+            refound,
+        )
+    try:
+        compare()
+        after = _comparison_versions(warehouse)
+        rewritten = {pair for pair, xmin in after.items() if before.get(pair) != xmin}
+        assert rewritten == {pair for pair in before if edited[0] in pair} | {refound}
+        assert gone not in after and after.keys() == before.keys() - {gone}
+        incremental = _contents(warehouse, "int_customer_pair_comparisons", "compared_by")
+        compare(full_refresh=True)
+        assert incremental == _contents(warehouse, "int_customer_pair_comparisons", "compared_by")
+    finally:
+        _run_models(
+            settings,
+            warehouse,
+            "int_customer_records",
+            "int_customer_pairs",
+            "int_customer_pair_comparisons",
+            full_refresh=True,
+        )

@@ -9,7 +9,7 @@
 {%- set steps %}
     {{ standardized_customer_record_ctes('changed') }}
 {%- endset %}
-{%- set fingerprint = standardization_fingerprint(steps) %}
+{%- set fingerprint = model_fingerprint(steps) %}
 
 with
 

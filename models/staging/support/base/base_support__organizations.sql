@@ -4,7 +4,7 @@
 
     {{ standardized_customer_record_ctes('address_text_split') }}
 {%- endset %}
-{%- set fingerprint = standardization_fingerprint(steps) %}
+{%- set fingerprint = model_fingerprint(steps) %}
 
 with
 
