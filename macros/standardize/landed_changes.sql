@@ -106,11 +106,13 @@ hashed as materialized (
     the built table lacks: no built row has their key (`key_columns`) with that hash. All rows when the
     table cannot be extended (built_with_same_fingerprint). -#}
 {% macro changed_rows_cte(relation, fingerprint, key_columns, hash_column, fingerprint_column) -%}
-changed as materialized (
+{%- set extending = built_with_same_fingerprint(fingerprint, hash_column, fingerprint_column) %}
+{#- the few changed rows are kept apart; all rows are read in place, where the planner sees them whole #}
+changed as {{ 'materialized' if extending else 'not materialized' }} (
 
     select {{ relation }}.*
     from {{ relation }}
-    {%- if built_with_same_fingerprint(fingerprint, hash_column, fingerprint_column) %}
+    {%- if extending %}
     where not exists (
         select 1
         from {{ this }} as built
@@ -152,6 +154,8 @@ where not exists (
 {#- Post-hook: delete the built rows whose key (`key_columns`) is no longer in `relation`. The keys to
     delete are found with `except` (one hashed set operation; an anti-join sorted both tables by text). -#}
 {% macro delete_rows_no_longer_in(relation, key_columns) -%}
+{#- a table built whole (--full-refresh) has nothing to delete: no statement -#}
+{%- if is_incremental() -%}
 {%- set keys = key_columns | join(', ') -%}
 delete from {{ this }}
 where ({{ keys }}) in (
@@ -159,4 +163,5 @@ where ({{ keys }}) in (
     except
     select {{ keys }} from {{ relation }}
 )
+{%- endif -%}
 {%- endmacro %}
