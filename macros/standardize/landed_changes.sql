@@ -104,8 +104,9 @@ hashed as materialized (
 
 {#- `changed`: the rows of `relation` (which has `hash_column`, the hash of every input of a row) that
     the built table lacks: no built row has their key (`key_columns`) with that hash. All rows when the
-    table cannot be extended (built_with_same_fingerprint). -#}
-{% macro changed_rows_cte(relation, fingerprint, key_columns, hash_column, fingerprint_column) -%}
+    table cannot be extended (built_with_same_fingerprint). `built_rows_where`: a condition on the built
+    rows (`built`) that keeps one per key, when the table holds several rows per key. -#}
+{% macro changed_rows_cte(relation, fingerprint, key_columns, hash_column, fingerprint_column, built_rows_where=none) -%}
 {%- set extending = built_with_same_fingerprint(fingerprint, hash_column, fingerprint_column) %}
 {#- the few changed rows are kept apart; all rows are read in place, where the planner sees them whole #}
 changed as {{ 'materialized' if extending else 'not materialized' }} (
@@ -120,6 +121,9 @@ changed as {{ 'materialized' if extending else 'not materialized' }} (
             {%- for key in key_columns %}
             built.{{ key }} = {{ relation }}.{{ key }}
             and {% endfor %}built.{{ hash_column }} = {{ relation }}.{{ hash_column }}
+            {%- if built_rows_where %}
+            and {{ built_rows_where }}
+            {%- endif %}
     )
     {%- endif %}
 

@@ -2,6 +2,13 @@
 -- who owns the field in the record's system and whether the record was updated after the golden value's
 -- source. Every per-target desired state reads this, so the comparison rules live in one place.
 -- street_address is address lines 1 and 2 as one line, for systems with one street field (the CRM).
+--
+-- Incremental: a record's rows are a function of its row in record_customers (its own values, its
+-- customer's golden record and the change times it is compared with), the ownership seed and this SQL.
+-- `compared_hash` is the md5 of that row: a build compares only the records whose hash no built row has,
+-- and deletes the rows of records no longer in customer_xref. `compared_by` fingerprints this SQL and
+-- everything upstream of it (macros/standardize/landed_changes.sql): when it differs, every record is
+-- compared again, as with --full-refresh.
 {%- set record_models = [
     ('crm', 'contacts', 'crm_contacts'),
     ('crm', 'companies', 'crm_companies'),
@@ -14,6 +21,191 @@
     'first_name', 'last_name', 'full_name', 'email', 'phone', 'company_name', 'address_line1',
     'address_line2', 'city', 'postcode', 'region', 'country_code', 'national_id',
 ] %}
+
+{%- set comparing_steps -%}
+
+-- one row per record and field: the record's value next to the golden value, its source and when that
+-- source last changed
+record_values as (
+    select
+        record_customers.target_system,
+        record_customers.object_type,
+        record_customers.record_id,
+        record_customers.source_record_id,
+        record_customers.customer_id,
+        record_customers.entity_type,
+        record_customers.source_updated_at,
+        record_customers.last_changed_at,
+        record_customers.is_golden_id_holder,
+        record_customers.is_any_address_line_different,
+        field_values.field,
+        field_values.current_value,
+        field_values.golden_value,
+        field_values.golden_source_record_id,
+        field_values.golden_source_last_changed_at,
+        record_customers.compared_hash
+    from changed as record_customers
+    cross join
+        lateral (
+            values
+            (
+                'golden_id',
+                record_customers.golden_id_in_source,
+                record_customers.customer_id,
+                cast(null as text),
+                cast(null as timestamp with time zone)
+            ),
+            (
+                'email',
+                record_customers.valid_email,
+                record_customers.golden_email,
+                record_customers.email_source,
+                record_customers.email_source_changed_at
+            ),
+            (
+                'birth_date',
+                record_customers.birth_date,
+                record_customers.golden_birth_date,
+                record_customers.birth_date_source,
+                record_customers.birth_date_source_changed_at
+            ),
+            (
+                'street_address',
+                record_customers.street_address,
+                record_customers.golden_street_address,
+                record_customers.address_line1_source,
+                record_customers.address_line1_source_changed_at
+            ),
+            {% for field in text_fields if field != 'email' %}
+                (
+                    '{{ field }}',
+                    record_customers.{{ field }},
+                    record_customers.golden_{{ field }},
+                    record_customers.{{ field }}_source,
+                    record_customers.{{ field }}_source_changed_at
+                ){{ ',' if not loop.last }}  -- noqa: LT02 (the linter misreads a loop in a set block)
+            {% endfor %}
+        ) as field_values (field, current_value, golden_value, golden_source_record_id, golden_source_last_changed_at)
+),
+
+compared as (
+    select
+        record_values.target_system,
+        record_values.object_type,
+        record_values.record_id,
+        record_values.source_record_id,
+        record_values.customer_id,
+        record_values.entity_type,
+        record_values.field,
+        record_values.source_updated_at,
+        coalesce(ownership.owned_by, 'system') as owned_by,
+        record_values.golden_value,
+        record_values.current_value,
+        record_values.golden_source_record_id,
+        record_values.is_golden_id_holder,
+        record_values.is_any_address_line_different,
+        -- standardized values compared without case or edge spaces: formatting alone never makes a change
+        (
+            record_values.golden_value is not null
+            and lower(trim(record_values.golden_value)) != coalesce(lower(trim(record_values.current_value)), '')
+        ) as is_different,
+        -- a steward override (source 'steward:<who>') is a decision, not a dated copy: no target is newer
+        coalesce(
+            record_values.golden_source_record_id not like 'steward:%'
+            and (
+                record_values.last_changed_at > record_values.golden_source_last_changed_at
+                or (
+                    record_values.last_changed_at is not null
+                    and record_values.golden_source_last_changed_at is null
+                )
+            ),
+            false
+        ) as is_target_newer,
+        record_values.compared_hash
+    from record_values
+    left join ownership
+        on
+            record_values.target_system = ownership.target_system
+            and record_values.field = ownership.field
+),
+
+grouped as (
+    select
+        compared.target_system,
+        compared.object_type,
+        compared.record_id,
+        compared.source_record_id,
+        compared.customer_id,
+        compared.entity_type,
+        compared.field,
+        compared.source_updated_at,
+        compared.owned_by,
+        compared.golden_value,
+        compared.current_value,
+        compared.golden_source_record_id,
+        compared.is_golden_id_holder,
+        compared.is_target_newer,
+        compared.is_different
+        or (
+            compared.field in ('address_line1', 'address_line2')
+            and compared.golden_value is not null
+            and compared.is_any_address_line_different
+        ) as is_different,
+        -- a name is never rewritten into another script ("Na Lin" / "林娜"): both spell the customer,
+        -- and the system's users read the one they typed; and billing tells a company from a person by
+        -- its legal form, so a company name without one ("Hanson" for "Hanson LLP") is not written there
+        not (
+            compared.field in ('first_name', 'last_name', 'full_name', 'company_name')
+            and compared.current_value is not null
+            and {{ regex_matches('compared.golden_value', "'[A-Za-z]'") }}
+            != {{ regex_matches('compared.current_value', "'[A-Za-z]'") }}
+        )
+        and not (
+            compared.target_system = 'billing'
+            and compared.field = 'company_name'
+            and not {{ looks_like_company_name('compared.golden_value') }}
+        ) as is_writable,
+        compared.compared_hash
+    from compared
+),
+
+final as (
+    select
+        target_system,
+        object_type,
+        record_id,
+        source_record_id,
+        customer_id,
+        entity_type,
+        field,
+        source_updated_at,
+        owned_by,
+        golden_value,
+        current_value,
+        golden_source_record_id,
+        is_golden_id_holder,
+        is_different,
+        is_target_newer,
+        -- the hub writes a field it owns, or a shared field whose golden value is at least as new as
+        -- the target's own; an external id only on the record that holds it
+        (
+            owned_by = 'hub' or (owned_by = 'newest' and not is_target_newer)
+        )
+        and is_different
+        and is_writable
+        and (field != 'golden_id' or is_golden_id_holder) as is_hub_write,
+        compared_hash
+    from grouped
+)
+{%- endset -%}
+{%- set fingerprint = model_fingerprint(comparing_steps) %}
+{{ config(
+    materialized='incremental',
+    unique_key='record_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='sync_all_columns',
+    post_hook=["{{ delete_rows_no_longer_in(ref('customer_xref'), ['record_id']) }}"]
+) }}
 
 with
 
@@ -174,174 +366,28 @@ record_customers as (
     inner join golden_customers on golden_id_holders.customer_id = golden_customers.customer_id
 ),
 
--- one row per record and field: the record's value next to the golden value, its source and when that
--- source last changed
-record_values as (
+-- the inputs of each record's rows, hashed once (materialized: in a join condition the hash of the wide
+-- row would be computed again for every comparison)
+hashed_records as materialized (
     select
-        record_customers.target_system,
-        record_customers.object_type,
-        record_customers.record_id,
-        record_customers.source_record_id,
-        record_customers.customer_id,
-        record_customers.entity_type,
-        record_customers.source_updated_at,
-        record_customers.last_changed_at,
-        record_customers.is_golden_id_holder,
-        record_customers.is_any_address_line_different,
-        field_values.field,
-        field_values.current_value,
-        field_values.golden_value,
-        field_values.golden_source_record_id,
-        field_values.golden_source_last_changed_at
+        record_customers.*,
+        cast(md5(cast(record_customers as text)) as uuid) as compared_hash
     from record_customers
-    cross join
-        lateral (
-            values
-            (
-                'golden_id',
-                record_customers.golden_id_in_source,
-                record_customers.customer_id,
-                cast(null as text),
-                cast(null as timestamp with time zone)
-            ),
-            (
-                'email',
-                record_customers.valid_email,
-                record_customers.golden_email,
-                record_customers.email_source,
-                record_customers.email_source_changed_at
-            ),
-            (
-                'birth_date',
-                record_customers.birth_date,
-                record_customers.golden_birth_date,
-                record_customers.birth_date_source,
-                record_customers.birth_date_source_changed_at
-            ),
-            (
-                'street_address',
-                record_customers.street_address,
-                record_customers.golden_street_address,
-                record_customers.address_line1_source,
-                record_customers.address_line1_source_changed_at
-            ),
-            {% for field in text_fields if field != 'email' %}
-                (
-                    '{{ field }}',
-                    record_customers.{{ field }},
-                    record_customers.golden_{{ field }},
-                    record_customers.{{ field }}_source,
-                    record_customers.{{ field }}_source_changed_at
-                ){% if not loop.last %},{% endif %}
-            {% endfor %}
-        ) as field_values (field, current_value, golden_value, golden_source_record_id, golden_source_last_changed_at)
 ),
 
-compared as (
-    select
-        record_values.target_system,
-        record_values.object_type,
-        record_values.record_id,
-        record_values.source_record_id,
-        record_values.customer_id,
-        record_values.entity_type,
-        record_values.field,
-        record_values.source_updated_at,
-        coalesce(ownership.owned_by, 'system') as owned_by,
-        record_values.golden_value,
-        record_values.current_value,
-        record_values.golden_source_record_id,
-        record_values.is_golden_id_holder,
-        record_values.is_any_address_line_different,
-        -- standardized values compared without case or edge spaces: formatting alone never makes a change
-        (
-            record_values.golden_value is not null
-            and lower(trim(record_values.golden_value)) != coalesce(lower(trim(record_values.current_value)), '')
-        ) as is_different,
-        -- a steward override (source 'steward:<who>') is a decision, not a dated copy: no target is newer
-        coalesce(
-            record_values.golden_source_record_id not like 'steward:%'
-            and (
-                record_values.last_changed_at > record_values.golden_source_last_changed_at
-                or (
-                    record_values.last_changed_at is not null
-                    and record_values.golden_source_last_changed_at is null
-                )
-            ),
-            false
-        ) as is_target_newer
-    from record_values
-    left join ownership
-        on
-            record_values.target_system = ownership.target_system
-            and record_values.field = ownership.field
-),
+-- a record has one golden_id row: the built records are read from those
+{{ changed_rows_cte(
+    'hashed_records', fingerprint, ['record_id'], 'compared_hash', 'compared_by',
+    built_rows_where="built.field = 'golden_id'"
+) }}
 
-grouped as (
-    select
-        compared.target_system,
-        compared.object_type,
-        compared.record_id,
-        compared.source_record_id,
-        compared.customer_id,
-        compared.entity_type,
-        compared.field,
-        compared.source_updated_at,
-        compared.owned_by,
-        compared.golden_value,
-        compared.current_value,
-        compared.golden_source_record_id,
-        compared.is_golden_id_holder,
-        compared.is_target_newer,
-        compared.is_different
-        or (
-            compared.field in ('address_line1', 'address_line2')
-            and compared.golden_value is not null
-            and compared.is_any_address_line_different
-        ) as is_different,
-        -- a name is never rewritten into another script ("Na Lin" / "林娜"): both spell the customer,
-        -- and the system's users read the one they typed; and billing tells a company from a person by
-        -- its legal form, so a company name without one ("Hanson" for "Hanson LLP") is not written there
-        not (
-            compared.field in ('first_name', 'last_name', 'full_name', 'company_name')
-            and compared.current_value is not null
-            and {{ regex_matches('compared.golden_value', "'[A-Za-z]'") }}
-            != {{ regex_matches('compared.current_value', "'[A-Za-z]'") }}
-        )
-        and not (
-            compared.target_system = 'billing'
-            and compared.field = 'company_name'
-            and not {{ looks_like_company_name('compared.golden_value') }}
-        ) as is_writable
-    from compared
-),
+{{ comparing_steps }},
 
-final as (
+with_fingerprint as (
     select
-        target_system,
-        object_type,
-        record_id,
-        source_record_id,
-        customer_id,
-        entity_type,
-        field,
-        source_updated_at,
-        owned_by,
-        golden_value,
-        current_value,
-        golden_source_record_id,
-        is_golden_id_holder,
-        is_different,
-        is_target_newer,
-        -- the hub writes a field it owns, or a shared field whose golden value is at least as new as
-        -- the target's own; an external id only on the record that holds it
-        (
-            owned_by = 'hub' or (owned_by = 'newest' and not is_target_newer)
-        )
-        and is_different
-        and is_writable
-        and (field != 'golden_id' or is_golden_id_holder) as is_hub_write
-    from grouped
+        *,
+        cast('{{ fingerprint }}' as {{ dbt.type_string() }}) as compared_by
+    from final
 )
 
-select * from final
+select * from with_fingerprint
