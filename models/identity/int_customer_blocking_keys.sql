@@ -1,18 +1,16 @@
 {#-
     One row per record and blocking rule: records that share a key become candidate pairs.
     Each rule is a cheap exact key; together they catch pairs that differ in any one field, and the
-    fuzzy rules (initials, name prefixes, sound) survive a typo in a name. Blocks larger than
-    var('max_block_size') are kept here with their size but produce no pairs.
+    fuzzy rules (initials, name prefixes, sound) survive a typo in a name. How many records share a key
+    is counted in int_customer_blocks.
+
+    Incremental: a record's keys are a function of its row in int_customer_records, which changes only
+    with its entered row (`entered_hash`). A build keys only the records whose hash no built row has
+    and deletes the keys of records that are gone; every record again when this SQL or anything
+    upstream of it changed (`blocked_by`, macros/standardize/landed_changes.sql), or with --full-refresh.
 -#}
 {%- set blocking_rules = blocking_rule_keys() -%}
-
-with
-
-records as (
-
-    select * from {{ ref('int_customer_records') }}
-
-),
+{%- set keying_steps -%}
 
 keys as (
 
@@ -21,8 +19,9 @@ keys as (
             record_id,
             entity_type,
             '{{ rule }}' as blocking_rule,
-            {{ expression }} as blocking_key
-        from records
+            {{ expression }} as blocking_key,
+            entered_hash
+        from changed
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
@@ -33,17 +32,28 @@ present_keys as (
     select * from keys
     where blocking_key is not null
 
+)
+{%- endset -%}
+{%- set fingerprint = model_fingerprint(keying_steps) -%}
+{{ config(
+    materialized='incremental',
+    unique_key='record_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='sync_all_columns',
+    post_hook=["{{ delete_rows_no_longer_in(ref('int_customer_records'), ['record_id']) }}"]
+) }}
+
+with
+
+records as (
+
+    select * from {{ ref('int_customer_records') }}
+
 ),
 
-sized as (
+{{ changed_rows_cte('records', fingerprint, ['record_id'], 'entered_hash', 'blocked_by') }}
 
-    select
-        *,
-        -- the key first: it tells most rows apart, so the sort seldom compares the other two
-        count(*) over (partition by blocking_key, blocking_rule, entity_type) as block_size
-    from present_keys
-
-),
+{{ keying_steps }},
 
 final as (
 
@@ -52,9 +62,9 @@ final as (
         entity_type,
         blocking_rule,
         blocking_key,
-        block_size,
-        block_size > {{ var('max_block_size', 50) }} as is_oversized_block
-    from sized
+        entered_hash,
+        cast('{{ fingerprint }}' as {{ dbt.type_string() }}) as blocked_by
+    from present_keys
 
 )
 

@@ -14,11 +14,28 @@ blocking_keys as (
 
 ),
 
-usable_keys as (
+blocks as (
 
-    select * from blocking_keys
-    where block_size > 1
-        and not is_oversized_block
+    select * from {{ ref('int_customer_blocks') }}
+
+),
+
+-- the keys of blocks that yield pairs: two records or more, and not oversized. Read twice and not
+-- materialized: each side is then a hash join of the tables, which the planner can run in parallel
+usable_keys as not materialized (
+
+    select
+        blocking_keys.record_id,
+        blocking_keys.entity_type,
+        blocking_keys.blocking_rule,
+        blocking_keys.blocking_key
+    from blocking_keys
+    inner join blocks
+        on
+            blocking_keys.blocking_key = blocks.blocking_key
+            and blocking_keys.blocking_rule = blocks.blocking_rule
+            and blocking_keys.entity_type = blocks.entity_type
+    where not blocks.is_oversized_block
 
 ),
 

@@ -87,7 +87,7 @@ def test_blocking_keeps_pairs_near_linear(matched: MatchingData, warehouse: data
         warehouse,
         f"select (select count(*) from {IDENTITY}.int_customer_records),"
         f" (select count(*) from {IDENTITY}.int_customer_pairs),"
-        f" (select count(*) from {IDENTITY}.int_customer_blocking_keys where is_oversized_block)",
+        f" (select count(*) from {IDENTITY}.int_customer_blocks where is_oversized_block)",
     )
     assert records == len(matched.truth)
     assert pairs <= 10 * records

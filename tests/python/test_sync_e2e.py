@@ -374,6 +374,7 @@ def test_a_cycle_with_no_outside_change_does_nothing(world: SyncWorld, pending: 
 # the incremental models, and the column with the fingerprint of the SQL that built each row
 INCREMENTAL_TABLES = {
     "identity.int_customer_records": "keyed_by",
+    "identity.int_customer_blocking_keys": "blocked_by",
     "identity.int_customer_pair_comparisons": "compared_by",
     "reverse_etl.sync_field_comparisons": "compared_by",
 }
