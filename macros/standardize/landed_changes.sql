@@ -39,6 +39,26 @@
 {%- endmacro %}
 
 
+{#- The model config shared by the models that recompute only their changed rows (changed_rows_cte):
+    incremental on `key_columns`; after the insert, the built rows whose key is no longer in the model
+    `live_model` are deleted (delete_rows_no_longer_in). -#}
+{% macro changed_rows_config(key_columns, live_model) -%}
+    {{ config(
+        materialized='incremental',
+        unique_key=key_columns,
+        incremental_strategy='delete+insert',
+        on_schema_change='sync_all_columns',
+        post_hook=["{{ delete_rows_no_longer_in(ref('" ~ live_model ~ "'), " ~ (key_columns | tojson) ~ ") }}"]
+    ) }}
+{%- endmacro %}
+
+
+{#- The fingerprint as a column value, for the column the next build compares (built_with_same_fingerprint). -#}
+{% macro fingerprint_value(fingerprint) -%}
+    cast('{{ fingerprint }}' as {{ dbt.type_string() }})
+{%- endmacro %}
+
+
 {#- md5 of the rendered steps, the current model's file and every upstream model and seed checksum. -#}
 {% macro model_fingerprint(rendered_steps) -%}
     {%- if not execute -%}
@@ -137,7 +157,7 @@ select
     {{ standardized }}.*,
     changed.landed_row_id,
     changed.landed_hash,
-    cast('{{ fingerprint }}' as {{ dbt.type_string() }}) as standardized_by
+    {{ fingerprint_value(fingerprint) }} as standardized_by
 from {{ standardized }}
 inner join changed
     on {{ standardized }}.record_id = changed.record_id

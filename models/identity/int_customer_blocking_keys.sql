@@ -35,13 +35,7 @@ present_keys as (
 )
 {%- endset -%}
 {%- set fingerprint = model_fingerprint(keying_steps) -%}
-{{ config(
-    materialized='incremental',
-    unique_key='record_id',
-    incremental_strategy='delete+insert',
-    on_schema_change='sync_all_columns',
-    post_hook=["{{ delete_rows_no_longer_in(ref('int_customer_records'), ['record_id']) }}"]
-) }}
+{{ changed_rows_config(['record_id'], 'int_customer_records') }}
 
 with
 
@@ -63,7 +57,7 @@ final as (
         blocking_rule,
         blocking_key,
         entered_hash,
-        cast('{{ fingerprint }}' as {{ dbt.type_string() }}) as blocked_by
+        {{ fingerprint_value(fingerprint) }} as blocked_by
     from present_keys
 
 )

@@ -26,14 +26,8 @@ compared as (
 )
 {%- endset -%}
 {%- set fingerprint = model_fingerprint(paired_record_columns('l', 'r') ~ comparison_steps) -%}
-{{ config(
-    materialized='incremental',
-    unique_key=key_columns,
-    incremental_strategy='delete+insert',
-    on_schema_change='sync_all_columns',
-    pre_hook="set local work_mem = '" ~ var('pairing_work_mem') ~ "'",
-    post_hook=["{{ delete_rows_no_longer_in(ref('int_customer_pairs'), ['record_id_l', 'record_id_r']) }}"]
-) }}
+{{ changed_rows_config(key_columns, 'int_customer_pairs') }}
+{{ config(pre_hook="set local work_mem = '" ~ var('pairing_work_mem') ~ "'") }}
 
 with
 
@@ -73,7 +67,7 @@ final as (
 
     select
         *,
-        cast('{{ fingerprint }}' as {{ dbt.type_string() }}) as compared_by
+        {{ fingerprint_value(fingerprint) }} as compared_by
     from compared
 
 )

@@ -240,13 +240,7 @@ keyed as materialized (
 )
 {%- endset -%}
 {%- set fingerprint = model_fingerprint(keying_steps) -%}
-{{ config(
-    materialized='incremental',
-    unique_key='record_id',
-    incremental_strategy='delete+insert',
-    on_schema_change='sync_all_columns',
-    post_hook=["{{ delete_rows_no_longer_in(ref('int_customer_entered_records'), ['record_id']) }}"]
-) }}
+{{ changed_rows_config(['record_id'], 'int_customer_entered_records') }}
 
 with
 
@@ -279,7 +273,7 @@ final as (
 
     select
         *,
-        cast('{{ fingerprint }}' as {{ dbt.type_string() }}) as keyed_by
+        {{ fingerprint_value(fingerprint) }} as keyed_by
     from keyed
 
 )

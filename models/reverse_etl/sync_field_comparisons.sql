@@ -199,13 +199,7 @@ final as (
 )
 {%- endset -%}
 {%- set fingerprint = model_fingerprint(comparing_steps) %}
-{{ config(
-    materialized='incremental',
-    unique_key='record_id',
-    incremental_strategy='delete+insert',
-    on_schema_change='sync_all_columns',
-    post_hook=["{{ delete_rows_no_longer_in(ref('customer_xref'), ['record_id']) }}"]
-) }}
+{{ changed_rows_config(['record_id'], 'customer_xref') }}
 
 with
 
@@ -386,7 +380,7 @@ hashed_records as materialized (
 with_fingerprint as (
     select
         *,
-        cast('{{ fingerprint }}' as {{ dbt.type_string() }}) as compared_by
+        {{ fingerprint_value(fingerprint) }} as compared_by
     from final
 )
 
