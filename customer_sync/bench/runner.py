@@ -251,8 +251,8 @@ class Bench:
         They are rebuilt from the same ``int_customer_records`` table Splink reads (tables, so the rebuild
         changes nothing), which makes ``seconds_identity`` and Splink's seconds cover the same work. The
         match parameters are estimated again (a build keeps trained ones), as Splink estimates its own,
-        and the incremental pair comparisons are rebuilt whole (``--full-refresh``): every pair is
-        compared, as Splink compares every pair.
+        and the incremental models (blocking keys, pair comparisons) are rebuilt whole
+        (``--full-refresh``): every record is blocked and every pair compared, as Splink does.
         """
         from customer_sync.dbt_runner import run_dbt
 
