@@ -181,7 +181,11 @@ def edit(
             if not record_id:
                 raise UserError("--id is required unless --create")
             planned[0]["id"] = record_id
-    results = control.apply_edits(settings, planned)
+    # random edits go on past one a system refuses (each refusal is listed); an explicit edit fails
+    if random_count is not None:
+        results, refused = control.apply_edits_each(settings, planned)
+    else:
+        results, refused = control.apply_edits(settings, planned), []
     lines = [
         f"{r['system']}.{r.get('table')} {r.get('op', 'update')} {r.get('id', '')}: "
         + (f"changed {', '.join(r['changed'])}" if r["changed"] else "no change")
@@ -189,8 +193,12 @@ def edit(
         for r in results
     ]
     changed = sum(len(r["changed"]) for r in results)
-    lines.append(f"{changed} record(s) changed by {len(results)} edit(s)")
-    emit({"results": results, "changed": changed}, as_json, "\n".join(lines))
+    lines += [f"refused: {reason}" for reason in refused]
+    lines.append(
+        f"{changed} record(s) changed by {len(results)} edit(s)"
+        + (f", {len(refused)} refused" if refused else "")
+    )
+    emit({"results": results, "changed": changed, "refused": refused}, as_json, "\n".join(lines))
 
 
 @simulate.command()

@@ -355,6 +355,22 @@ def apply_edits(settings: Settings, edits: list[dict[str, Any]]) -> list[dict[st
     return results
 
 
+def apply_edits_each(
+    settings: Settings, edits: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Apply edits one by one, as people make them: a system may refuse one as it would refuse a person
+    (an email another contact already has). Returns the applied edits (as ``apply_edits``) and the
+    reason for each refused one; the others go on."""
+    applied: list[dict[str, Any]] = []
+    refused: list[str] = []
+    for edit in edits:
+        try:
+            applied += apply_edits(settings, [edit])
+        except UserError as exc:
+            refused.append(str(exc))
+    return applied, refused
+
+
 def writes(settings: Settings, system: str) -> list[dict[str, Any]]:
     """Every write the system received: method, path, query, body, time, idempotency key, status,
     the record ids it changed, and the injected fault if any. Read from the durable log."""

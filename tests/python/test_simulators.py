@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import requests
 
+from customer_sync.simulators import control
 from tests.python.fixtures.simulators import Simulators, small_dataset
 
 PERSONS = 40
@@ -704,6 +705,21 @@ def test_simulators_serve_the_generated_records_unchanged(simulator_factory: Any
     assert [p["id"] for p in partners] == sorted(p["id"] for p in data.erp_partners)
     assert {p["id"]: p["email"] for p in partners} == {p["id"]: p["email"] for p in data.erp_partners}
     assert simulators.status()["counts"]["support"]["organizations"] == len(data.support_organizations)
+
+
+def test_edits_applied_one_by_one_go_on_past_a_refused_one(sims: Simulators) -> None:
+    contacts = [c for c in sims.records("crm", "contacts") if c["properties"].get("email")][-2:]
+    taken = contacts[1]["properties"]["email"]
+    edits = [
+        {"system": "crm", "table": "contacts", "id": contacts[0]["id"], "set": {"email": taken}},
+        {"system": "crm", "table": "contacts", "id": contacts[0]["id"], "set": {"city": "Refusalville"}},
+    ]
+    applied, refused = control.apply_edits_each(sims.settings, edits)
+    assert len(refused) == 1 and "already exists" in refused[0]
+    assert [r["changed"] for r in applied] == [[contacts[0]["id"]]]
+    stored = next(r for r in sims.records("crm", "contacts") if r["id"] == contacts[0]["id"])
+    assert stored["properties"]["city"] == "Refusalville"
+    assert stored["properties"]["email"] != taken
 
 
 def test_random_edits_change_records_the_incremental_paths_then_see(simulator_factory: Any) -> None:
