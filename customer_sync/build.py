@@ -93,9 +93,14 @@ def run_build(
     dbt_vars: Mapping[str, Any] | None = None,
     select: Sequence[str] = (),
     snapshot: bool = True,
+    unit_tests: bool = True,
     extra_build_args: Sequence[str] = (),
 ) -> BuildResult:
     """Seed, build and snapshot; ``select`` limits the build (e.g. to the models one file source needs).
+
+    ``unit_tests=False`` leaves out the dbt unit tests: they test the SQL on fixed rows, not the data, so
+    they belong to development and CI (``customer-sync build``, ``make test``), and a scheduled cycle,
+    whose SQL they already passed, skips them (as dbt advises for production runs).
 
     ``progress`` is True (lines on stderr), False (silent) or a callable taking one line.
     """
@@ -118,12 +123,12 @@ def run_build(
         report("dbt build")
     # snapshots build inside `dbt build`, after the marts they copy have passed their tests, and their own
     # tests run after them (so a first build on an empty warehouse never tests a snapshot not yet taken)
-    skip_snapshots = ["--exclude-resource-type", "snapshot", "--exclude", "path:snapshots"]
+    skipped = [] if unit_tests else ["--exclude-resource-type", "unit_test"]
     selected = list(select)
-    if snapshot:
-        skip_snapshots = []
-        if selected:  # a partial build still snapshots the marts it built
-            selected += list(SNAPSHOT_TABLES)
+    if not snapshot:
+        skipped += ["--exclude-resource-type", "snapshot", "--exclude", "path:snapshots"]
+    elif selected:  # a partial build still snapshots the marts it built
+        selected += list(SNAPSHOT_TABLES)
     steps.append(
         run_dbt(
             settings,
@@ -131,7 +136,7 @@ def run_build(
             "build",
             select=selected,
             dbt_vars=dbt_vars,
-            extra_args=["--exclude-resource-type", "seed", *skip_snapshots, *extra_build_args],
+            extra_args=["--exclude-resource-type", "seed", *skipped, *extra_build_args],
             progress=report,
         )
     )

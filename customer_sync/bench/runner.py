@@ -212,7 +212,8 @@ class Bench:
         build = _module("customer_sync.build")
         assert self.db is not None
         with stage(name, self.sampler) as result:
-            built = build.run_build(self.settings, self.db, progress=False)
+            # as a scheduled cycle builds (customer_sync.orchestrate): data tests, no unit tests
+            built = build.run_build(self.settings, self.db, progress=False, unit_tests=False)
             result.details = _as_dict(built)
             result.records = _built_records(result.details)
         self._record(result)
@@ -404,13 +405,7 @@ class Bench:
         """Apply the planned edits one by one. The plan was made from the records as generated; since
         then the sync rewrote some of them, so a system may refuse an edit as it would refuse a person
         (an email another contact now has): that edit is counted as refused, and the others go on."""
-        applied: list[dict[str, Any]] = []
-        refused: list[str] = []
-        for edit in self.edits:
-            try:
-                applied += controls.apply_edits(self.settings, [edit])
-            except UserError as exc:
-                refused.append(str(exc))
+        applied, refused = controls.apply_edits_each(self.settings, self.edits)
         if refused:
             total = len(self.edits)
             self.progress(f"{len(refused):,} of {total:,} edits refused by the systems, e.g. {refused[0]}")

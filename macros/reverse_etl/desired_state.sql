@@ -60,7 +60,7 @@
     `desired_value` is the SQL expression of the value in the target's format; without it, the
     relation's own desired_value column.
 -#}
-{% macro desired_state_final(keyed_by, desired_value=none, relation='mapped') -%}
+{% macro desired_state_final(keyed_by, desired_value=none, relation='mapped', fingerprint=none) -%}
     {%- if keyed_by not in ['object_type', 'entity_type'] -%}
         {{ exceptions.raise_compiler_error("keyed_by must be 'object_type' or 'entity_type', not " ~ keyed_by) }}
     {%- endif -%}
@@ -86,6 +86,10 @@
         {{ relation }}.is_target_newer,
         {{ relation }}.is_hub_write,
         {{ relation }}.source_updated_at as landed_updated_at
+        {%- if fingerprint is not none %},
+        {{ relation }}.desired_hash,
+        {{ fingerprint_value(fingerprint) }} as planned_by
+        {%- endif %}
     from {{ relation }}
     left join landed_values
         on
@@ -132,4 +136,73 @@
 -#}
 {% macro street_address(line1, line2) -%}
     nullif(concat_ws(', ', {{ line1 }}, {{ line2 }}), '')
+{%- endmacro %}
+
+
+{#-
+    Incremental desired states. A record's rows are a function of its rows in sync_field_comparisons,
+    its landed row, the model's field map and SQL, and for some targets a lookup table (`extra_inputs`,
+    an SQL expression hashing it, e.g. the ERP's countries). Its comparison rows share one compared_hash,
+    which covers its landed row (a re-landed row has a new hash upstream, via the base model's
+    landed_hash), its golden record and the comparison's inputs. So `desired_hash`, the md5 of that
+    hash and the extra inputs, changes whenever the record's rows may: a build plans again only the
+    records whose hash no built row has (all their rows replaced), and deletes the rows of records no
+    longer in customer_xref. `planned_by` fingerprints the model, these macros and everything upstream:
+    when it differs every record is planned again, as with --full-refresh.
+
+    A model uses it as:
+        {{ desired_state_config() }}
+        {%- set fingerprint = model_fingerprint(desired_state_macros_text()) %}
+        with all_comparisons as not materialized (…the target's rows…), …imports…,
+        {{ desired_state_changed_ctes('all_comparisons', fingerprint) }}
+        …field_map, landed_values, mapped…,
+        final as ({{ desired_state_final(…, fingerprint=fingerprint) }})
+-#}
+{% macro desired_state_config() -%}
+    {{ changed_rows_config(
+        ['record_id'], 'customer_xref', ['record_id', 'native_field'], built_rows_where="field = 'golden_id'",
+        hash_joins_only=true
+    ) }}
+{%- endmacro %}
+
+
+{#- `record_hashes`, `changed` (the records to plan, with desired_hash) and `comparisons` (their rows of
+    `all_comparisons`, with desired_hash): CTEs ending with a comma. -#}
+{% macro desired_state_changed_ctes(all_comparisons, fingerprint, extra_inputs=none) -%}
+-- each record's inputs, hashed once: its comparison rows' hash (every row of a record has it) and the
+-- lookups the model reads; materialized for the anti-join of `changed`
+record_hashes as materialized (
+    select
+        record_id,
+        cast(md5(concat_ws(':', compared_hash, {{ extra_inputs or 'null' }})) as uuid) as desired_hash
+    from {{ all_comparisons }}
+    where field = 'golden_id'
+),
+
+{{ changed_rows_cte('record_hashes', fingerprint, ['record_id'], 'desired_hash', 'planned_by') }}
+
+comparisons as (
+    select
+        {{ all_comparisons }}.*,
+        changed.desired_hash
+    from {{ all_comparisons }}
+    inner join changed on {{ all_comparisons }}.record_id = changed.record_id
+),
+{%- endmacro %}
+
+
+{#- The shared macros above as rendered for one sample mapping of each kind: a desired state's
+    fingerprint includes it, so a change to them plans every record again (a change to the hash in
+    desired_state_changed_ctes changes every record's hash, which does the same). -#}
+{% macro desired_state_macros_text() -%}
+    {%- set sample_map = [('contacts', 'golden_id', 'mdm_golden_id')] -%}
+    {%- set parts = [
+        sync_field_map_values(sample_map, ['object_type', 'field', 'native_field']),
+        sync_mapped_comparisons('object_type'),
+        sync_mapped_comparisons('entity_type'),
+        desired_state_final('object_type', fingerprint=''),
+        desired_state_final('entity_type', 'mapped.golden_value', fingerprint=''),
+        landed_values_by_object_type(sample_map, ['contacts']),
+    ] -%}
+    {{ return(parts | join('\n')) }}
 {%- endmacro %}

@@ -40,15 +40,38 @@
 
 
 {#- The model config shared by the models that recompute only their changed rows (changed_rows_cte):
-    incremental on `key_columns`; after the insert, the built rows whose key is no longer in the model
-    `live_model` are deleted (delete_rows_no_longer_in). -#}
-{% macro changed_rows_config(key_columns, live_model) -%}
+    incremental on `key_columns`; a unique index on `row_key_columns` (the grain, by default the key
+    columns; [] for none, where a contract's primary key already is one) enforces the grain on every
+    insert, finds the rows a build replaces, and lets the unique_combination_of_columns test skip its
+    sort; after the insert, the built rows whose key is no longer in the model `live_model` (its rows
+    where `live_where` holds, if given) are deleted (delete_rows_no_longer_in; `built_rows_where` picks
+    one built row per key). A model with an enforced contract passes
+    `on_schema_change='append_new_columns'` (dbt allows no other that adapts): a column it drops then
+    needs a --full-refresh. `hash_joins_only`: the model's joins of the changed rows go by hash, never
+    by nested loop: the planner cannot estimate how many rows a CTE like `changed` holds and guesses a
+    few, and a nested loop over thousands of them reads its inner side thousands of times, where a
+    hash join costs about the same for ten rows or ten thousand. -#}
+{% macro changed_rows_config(
+    key_columns, live_model, row_key_columns=none, live_where=none, on_schema_change='sync_all_columns',
+    built_rows_where=none, hash_joins_only=false
+) -%}
+    {%- set row_key = row_key_columns if row_key_columns is not none else key_columns -%}
+    {%- set hooks = [] -%}
+    {%- if row_key -%}
+        {%- do hooks.append("{{ create_unique_key_index(this, " ~ (row_key | tojson) ~ ") }}") -%}
+    {%- endif -%}
+    {%- do hooks.append(
+        "{{ delete_rows_no_longer_in(ref('" ~ live_model ~ "'), " ~ (key_columns | tojson) ~ ", "
+        ~ ((live_where | tojson) if live_where else 'none') ~ ", "
+        ~ ((built_rows_where | tojson) if built_rows_where else 'none') ~ ") }}"
+    ) -%}
     {{ config(
         materialized='incremental',
         unique_key=key_columns,
         incremental_strategy='delete+insert',
-        on_schema_change='sync_all_columns',
-        post_hook=["{{ delete_rows_no_longer_in(ref('" ~ live_model ~ "'), " ~ (key_columns | tojson) ~ ") }}"]
+        on_schema_change=on_schema_change,
+        pre_hook=(["set local enable_nestloop = off"] if hash_joins_only else []),
+        post_hook=hooks
     ) }}
 {%- endmacro %}
 
@@ -90,7 +113,9 @@
 
 
 {#- Whether the built table can be extended: incremental, and built with the same fingerprint (read
-    from `fingerprint_column`; a table without it or without `hash_column` is rebuilt). -#}
+    from `fingerprint_column`; a table without it or without `hash_column` is rebuilt). Every row of a
+    built table has the same fingerprint: a build that finds another one computes every row again, in
+    the one transaction of the incremental model. So one row says it, without reading the table. -#}
 {% macro built_with_same_fingerprint(fingerprint, hash_column='landed_hash', fingerprint_column='standardized_by') -%}
     {#- a unit test has no built table (`this` is none): it computes its given rows -#}
     {%- if this is none or not is_incremental() -%}
@@ -100,10 +125,8 @@
     {%- if fingerprint_column not in column_names or hash_column not in column_names -%}
         {{ return(false) }}
     {%- endif -%}
-    {%- set built = run_query(
-        "select count(*), min(" ~ fingerprint_column ~ "), max(" ~ fingerprint_column ~ ") from " ~ this
-    ).rows[0] -%}
-    {{ return(built[0] == 0 or (built[1] == fingerprint and built[2] == fingerprint)) }}
+    {%- set built = run_query("select " ~ fingerprint_column ~ " from " ~ this ~ " limit 1").rows -%}
+    {{ return(built | length == 0 or built[0][0] == fingerprint) }}
 {%- endmacro %}
 
 
@@ -175,17 +198,32 @@ where not exists (
 {%- endmacro %}
 
 
-{#- Post-hook: delete the built rows whose key (`key_columns`) is no longer in `relation`. The keys to
-    delete are found with `except` (one hashed set operation; an anti-join sorted both tables by text). -#}
-{% macro delete_rows_no_longer_in(relation, key_columns) -%}
+{#- Post-hook: delete the built rows whose key (`key_columns`) is no longer in `relation` (in its rows
+    where `where` holds, if given). `built_where` picks one built row per key where the table has
+    several (fewer keys to compare; every row of a deleted key goes). The keys to delete are found with
+    `except` (one hashed set operation; an anti-join sorted both tables by text); a single-column key's
+    rows are then found through the table's index, as `= any` of one array of them. -#}
+{% macro delete_rows_no_longer_in(relation, key_columns, where=none, built_where=none) -%}
 {#- a table built whole (--full-refresh) has nothing to delete: no statement -#}
 {%- if is_incremental() -%}
 {%- set keys = key_columns | join(', ') -%}
-delete from {{ this }}
-where ({{ keys }}) in (
+{%- set gone_keys -%}
     select {{ keys }} from {{ this }}
+    {%- if built_where %}
+    where {{ built_where }}
+    {%- endif %}
     except
     select {{ keys }} from {{ relation }}
-)
+    {%- if where %}
+    where {{ where }}
+    {%- endif %}
+{%- endset -%}
+delete from {{ this }}
+{%- if key_columns | length == 1 %}
+{#- the gone keys as one array: `= any` of it finds their rows by the table's index -#}
+where {{ keys }} = any(array({{ gone_keys }}))
+{%- else %}
+where ({{ keys }}) in ({{ gone_keys }})
+{%- endif %}
 {%- endif -%}
 {%- endmacro %}

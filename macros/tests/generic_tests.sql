@@ -68,12 +68,76 @@
 {% endtest %}
 
 
+{#- No two rows share the values of the given columns (rows with nulls in them count as equal on those).
+    Where the warehouse already enforces the key (unique_key_is_enforced: a valid unique index on some of
+    the columns, as a model's `indexes` config creates), no two rows without nulls in the key can be
+    equal, so only the rows with a null in it are grouped; otherwise every row is. -#}
 {% test unique_combination_of_columns(model, combination_of_columns) %}
-    select {{ combination_of_columns | join(', ') }}, count(*) as row_count
-    from {{ model }}
-    group by {{ combination_of_columns | join(', ') }}
+    {%- set columns = combination_of_columns | join(', ') %}
+    {%- set is_enforced = unique_key_is_enforced(model, combination_of_columns) %}
+    {#- each branch's condition on is_enforced holds no column: Postgres evaluates it once, and skips
+        the branch's scan when false -#}
+    with key_rows as (
+        select {{ columns }}
+        from {{ model }}
+        where not {{ is_enforced }}
+        union all
+        select {{ columns }}
+        from {{ model }}
+        where {{ is_enforced }}
+            and (
+                {%- for column in combination_of_columns %}
+                {{ 'or ' if not loop.first }}{{ column }} is null
+                {%- endfor %}
+            )
+    )
+
+    select {{ columns }}, count(*) as row_count
+    from key_rows
+    group by {{ columns }}
     having count(*) > 1
 {% endtest %}
+
+
+{#- A boolean expression, evaluated once per query: whether a valid unique index of `relation` (no
+    expression, no predicate) has only key columns among `columns`. False where it cannot be known. -#}
+{% macro unique_key_is_enforced(relation, columns) -%}
+    {{ return(adapter.dispatch('unique_key_is_enforced', 'customer_sync')(relation, columns)) }}
+{%- endmacro %}
+
+{% macro default__unique_key_is_enforced(relation, columns) -%}
+    false
+{%- endmacro %}
+
+{% macro postgres__unique_key_is_enforced(relation, columns) -%}
+    {#- a test with a `where` config reads a subquery, not a relation: nothing to look up -#}
+    {%- if relation.identifier is not defined -%}
+        {{ return('false') }}
+    {%- endif -%}
+    (
+        select count(*) > 0
+        from pg_catalog.pg_index as unique_index
+        where
+            unique_index.indrelid = to_regclass('{{ relation.include(database=false) | replace("'", "''") }}')
+            and unique_index.indisunique
+            and unique_index.indisvalid
+            and unique_index.indpred is null
+            and unique_index.indexprs is null
+            and not exists (
+                select 1
+                from unnest(cast(unique_index.indkey as int2[])) with ordinality as indexed (attnum, position)
+                left join pg_catalog.pg_attribute as key_column
+                    on
+                        key_column.attrelid = unique_index.indrelid
+                        and key_column.attnum = indexed.attnum
+                where
+                    indexed.position <= unique_index.indnkeyatts
+                    and coalesce(key_column.attname not in (
+                        {%- for column in columns %}'{{ column }}'{{ ', ' if not loop.last }}{% endfor -%}
+                    ), true)
+            )
+    )
+{%- endmacro %}
 
 
 {#- A flag is true exactly when a condition holds (e.g. is_phone_valid exactly when phone is not null). -#}

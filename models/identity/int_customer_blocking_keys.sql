@@ -35,7 +35,7 @@ present_keys as (
 )
 {%- endset -%}
 {%- set fingerprint = model_fingerprint(keying_steps) -%}
-{{ changed_rows_config(['record_id'], 'int_customer_records') }}
+{{ changed_rows_config(['record_id'], 'int_customer_records', ['record_id', 'blocking_rule']) }}
 
 with
 

@@ -11,20 +11,36 @@
     the hub does not make a record the most recent. Ties end on record_id, so the choice never depends
     on row order. A steward override
     (seeds/steward_field_overrides.csv) wins over every rule, with rule 'steward_override'.
+
+    Incremental per customer: a customer's rows are a function of its active records' rows (each one a
+    function of its entered_hash, int_customer_records), when people last changed them, its steward
+    overrides, the rules seed and this SQL. `customer_hash` hashes the first three: a build chooses again
+    only for the customers whose hash no built row has (replacing all their rows), and deletes the rows
+    of customers no longer active. `chosen_by` fingerprints this SQL and everything upstream
+    (macros/standardize/landed_changes.sql): when it differs, every customer is chosen again, as with
+    --full-refresh. A changed customer's rows are all replaced by its new ones; a customer none of whose
+    records has a value in any canonical field would have none (then neither a dim_customer row, which
+    the relationships test from customer_xref reports; none of 109,627 customers at 100k persons).
 -#}
 {%- set fields = survivorship_fields() -%}
 {%- set address_fields = ['address_line1', 'address_line2', 'city', 'postcode', 'region', 'country_code'] -%}
 {%- set name_fields = ['first_name', 'last_name', 'full_name'] -%}
 
+{#- the steps below read only this list beyond the model's own file (whose checksum the fingerprint has) -#}
+{%- set fingerprint = model_fingerprint(fields | join(',')) %}
+{{ changed_rows_config(['customer_id'], 'int_customer_golden_ids', ['customer_id', 'field'], 'is_active') }}
+
+-- imports read twice (the customers' hashes, and the changed customers' records): never materialized,
+-- so the planner sees the tables and their statistics
 with
 
-records as (
+records as not materialized (
 
     select * from {{ ref('int_customer_records') }}
 
 ),
 
-golden_ids as (
+golden_ids as not materialized (
 
     select * from {{ ref('int_customer_golden_ids') }}
 
@@ -36,17 +52,68 @@ rules as (
 
 ),
 
-overrides as (
+overrides as not materialized (
 
     select * from {{ ref('int_customer_steward_overrides') }}
 
 ),
 
-change_times as (
+change_times as not materialized (
 
     select * from {{ ref('int_customer_record_change_times') }}
 
 ),
+
+-- what each customer's rows are chosen from, per active record: its entered row's hash and when people
+-- last changed it
+record_inputs as (
+
+    select
+        golden_ids.customer_id,
+        concat_ws(':', records.record_id, records.entered_hash, change_times.last_changed_at) as record_input
+    from records
+    inner join golden_ids
+        on records.record_id = golden_ids.record_id
+    left join change_times
+        on records.record_id = change_times.record_id
+    where golden_ids.is_active
+
+),
+
+record_hashes as (
+
+    select
+        customer_id,
+        md5(string_agg(record_input, ',' order by record_input)) as records_hash
+    from record_inputs
+    group by customer_id
+
+),
+
+override_hashes as (
+
+    select
+        customer_id,
+        md5(string_agg(cast(overrides as text), ',' order by field)) as overrides_hash
+    from overrides
+    group by customer_id
+
+),
+
+-- materialized: the hash is compared with the built rows' in the anti-join of `changed`
+hashed_customers as materialized (
+
+    select
+        record_hashes.customer_id,
+        cast(md5(concat_ws(':', record_hashes.records_hash, override_hashes.overrides_hash)) as uuid)
+            as customer_hash
+    from record_hashes
+    left join override_hashes
+        on record_hashes.customer_id = override_hashes.customer_id
+
+),
+
+{{ changed_rows_cte('hashed_customers', fingerprint, ['customer_id'], 'customer_hash', 'chosen_by') }}
 
 customer_records as (
 
@@ -68,6 +135,8 @@ customer_records as (
     from records
     inner join golden_ids
         on records.record_id = golden_ids.record_id
+    inner join changed
+        on golden_ids.customer_id = changed.customer_id
     left join change_times
         on records.record_id = change_times.record_id
     where golden_ids.is_active
@@ -174,6 +243,7 @@ final as (
         'steward:' || coalesce(overrides.decided_by, 'unknown') as source_record_id,
         'steward_override' as winning_rule
     from overrides
+    inner join changed on overrides.customer_id = changed.customer_id
     where overrides.is_applied
     union all
     select rule_winners.*
@@ -185,6 +255,17 @@ final as (
             and overrides.is_applied
     where overrides.customer_id is null
 
+),
+
+with_hash as (
+
+    select
+        final.*,
+        changed.customer_hash,
+        {{ fingerprint_value(fingerprint) }} as chosen_by
+    from final
+    inner join changed on final.customer_id = changed.customer_id
+
 )
 
-select * from final
+select * from with_hash

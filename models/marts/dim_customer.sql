@@ -3,9 +3,24 @@
     (int_customer_field_winners) with the record it came from (<field>_source) and the rule that chose
     it (<field>_rule). Timestamps come from the source records, never from the build, so an unchanged
     source gives an identical row (the snapshot adds nothing).
+
+    Incremental per customer, as its survivorship: a customer's row is a function of its winners and its
+    active records, which int_customer_field_winners.customer_hash covers (each record's entered row,
+    its change time, the steward overrides). A build writes again only the customers whose hash no
+    built row has, and deletes the customers no longer active; every customer again when this SQL or
+    anything upstream of it changed (built_by), or with --full-refresh. The contract's primary key
+    enforces one row per customer.
 -#}
 {%- set fields = survivorship_fields() -%}
 
+{#- the steps below read only this list beyond the model's own file (whose checksum the fingerprint has) -#}
+{%- set fingerprint = model_fingerprint(fields | join(',')) %}
+{{ changed_rows_config(
+    ['customer_id'], 'int_customer_golden_ids', [], 'is_active', on_schema_change='append_new_columns'
+) }}
+
+-- imports read twice (the customers' hashes, and the changed customers' rows): never materialized, so
+-- the planner sees the tables and their statistics
 with
 
 golden_ids as (
@@ -20,11 +35,24 @@ records as (
 
 ),
 
-winners as (
+winners as not materialized (
 
     select * from {{ ref('int_customer_field_winners') }}
 
 ),
+
+-- one hash per customer (every winner row of a customer has it); materialized for the anti-join
+customer_hashes as materialized (
+
+    select
+        customer_id,
+        min(customer_hash::text)::uuid as customer_hash
+    from winners
+    group by customer_id
+
+),
+
+{{ changed_rows_cte('customer_hashes', fingerprint, ['customer_id'], 'customer_hash', 'built_by') }}
 
 customers as (
 
@@ -35,6 +63,7 @@ customers as (
         max(coalesce(records.source_updated_at, records.source_created_at, records.loaded_at)) as last_updated_at,
         count(*) as source_record_count
     from golden_ids
+    inner join changed on golden_ids.customer_id = changed.customer_id
     inner join records on golden_ids.record_id = records.record_id
     where golden_ids.is_active
     group by golden_ids.customer_id
@@ -45,13 +74,14 @@ pivoted as (
 
     select
         {% for field in fields %}
-            max(case when field = '{{ field }}' then field_value end) as {{ field }}_value,
-            max(case when field = '{{ field }}' then source_record_id end) as {{ field }}_source,
-            max(case when field = '{{ field }}' then winning_rule end) as {{ field }}_rule,
+            max(case when winners.field = '{{ field }}' then winners.field_value end) as {{ field }}_value,
+            max(case when winners.field = '{{ field }}' then winners.source_record_id end) as {{ field }}_source,
+            max(case when winners.field = '{{ field }}' then winners.winning_rule end) as {{ field }}_rule,
         {% endfor %}
-        customer_id
+        winners.customer_id
     from winners
-    group by customer_id
+    inner join changed on winners.customer_id = changed.customer_id
+    group by winners.customer_id
 
 ),
 
@@ -69,10 +99,21 @@ final as (
         {% endfor %}
         customers.first_seen_at::timestamp with time zone as first_seen_at,
         customers.last_updated_at::timestamp with time zone as last_updated_at,
-        customers.source_record_count::integer as source_record_count
+        customers.source_record_count::integer as source_record_count,
+        changed.customer_hash
     from customers
+    inner join changed on customers.customer_id = changed.customer_id
     left join pivoted on customers.customer_id = pivoted.customer_id
+
+),
+
+with_fingerprint as (
+
+    select
+        final.*,
+        {{ fingerprint_value(fingerprint) }} as built_by
+    from final
 
 )
 
-select * from final
+select * from with_fingerprint

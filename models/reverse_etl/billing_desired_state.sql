@@ -15,9 +15,12 @@
     ('country_code', 'address[country]', none, 'address__country'),
 ] %}
 
+{%- set fingerprint = model_fingerprint(desired_state_macros_text()) %}
+{{ desired_state_config() }}
+
 with
 
-comparisons as (
+all_comparisons as not materialized (
     select * from {{ ref('sync_field_comparisons') }}
     where target_system = 'billing'
 ),
@@ -25,6 +28,8 @@ comparisons as (
 customers as (
     select * from {{ source('raw_billing', 'customers') }}
 ),
+
+{{ desired_state_changed_ctes('all_comparisons', fingerprint) }}
 
 field_map as (
     {{ sync_field_map_values(field_map, ['field', 'native_field', 'entity_type']) }}
@@ -54,7 +59,7 @@ mapped as (
 
 final as (
     -- Stripe takes strings; address[country] is ISO alpha-2, which the golden country code already is
-    {{ desired_state_final(keyed_by='entity_type', desired_value='mapped.golden_value') }}
+    {{ desired_state_final(keyed_by='entity_type', desired_value='mapped.golden_value', fingerprint=fingerprint) }}
 )
 
 select * from final

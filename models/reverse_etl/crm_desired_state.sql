@@ -23,9 +23,12 @@
     ('companies', 'country_code', 'country'),
 ] %}
 
+{%- set fingerprint = model_fingerprint(desired_state_macros_text()) %}
+{{ desired_state_config() }}
+
 with
 
-comparisons as (
+all_comparisons as not materialized (
     select * from {{ ref('sync_field_comparisons') }}
     where target_system = 'crm'
 ),
@@ -37,6 +40,8 @@ contacts as (
 companies as (
     select * from {{ source('raw_crm', 'companies') }}
 ),
+
+{{ desired_state_changed_ctes('all_comparisons', fingerprint) }}
 
 field_map as (
     {{ sync_field_map_values(field_map, ['object_type', 'field', 'native_field']) }}
@@ -52,7 +57,7 @@ mapped as (
 
 final as (
     -- HubSpot takes every property as a string: dates as YYYY-MM-DD, countries as ISO alpha-2
-    {{ desired_state_final(keyed_by='object_type', desired_value='mapped.golden_value') }}
+    {{ desired_state_final(keyed_by='object_type', desired_value='mapped.golden_value', fingerprint=fingerprint) }}
 )
 
 select * from final

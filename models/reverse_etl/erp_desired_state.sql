@@ -17,9 +17,12 @@
 {%- set landed_columns = ['ref', 'name', 'email', 'phone', 'street', 'street2', 'zip', 'city', 'state_name',
                           'country_id', 'vat'] %}
 
+{%- set fingerprint = model_fingerprint(desired_state_macros_text()) %}
+{{ desired_state_config() }}
+
 with
 
-comparisons as (
+all_comparisons as not materialized (
     select * from {{ ref('sync_field_comparisons') }}
     where target_system = 'erp'
 ),
@@ -31,6 +34,15 @@ partners as (
 countries as (
     select * from {{ source('raw_erp', 'res_country') }}
 ),
+
+-- the lookup of a desired country_id (code to id), hashed into every record's inputs; not the landed
+-- rows whole, whose load ids change with every extract
+country_lookup as (
+    select md5(string_agg(concat_ws(':', countries.code, countries.id), ',' order by countries.code)) as countries_hash
+    from countries
+),
+
+{{ desired_state_changed_ctes('all_comparisons', fingerprint, '(select countries_hash from country_lookup)') }}
 
 field_map as (
     {{ sync_field_map_values(field_map, ['field', 'native_field', 'entity_type']) }}
@@ -72,7 +84,7 @@ desired as (
 ),
 
 final as (
-    {{ desired_state_final(keyed_by='entity_type', relation='desired') }}
+    {{ desired_state_final(keyed_by='entity_type', relation='desired', fingerprint=fingerprint) }}
 )
 
 select * from final

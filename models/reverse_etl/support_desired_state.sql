@@ -9,9 +9,12 @@
     ('organizations', 'company_name', 'name'),
 ] %}
 
+{%- set fingerprint = model_fingerprint(desired_state_macros_text()) %}
+{{ desired_state_config() }}
+
 with
 
-comparisons as (
+all_comparisons as not materialized (
     select * from {{ ref('sync_field_comparisons') }}
     where target_system = 'support'
 ),
@@ -23,6 +26,8 @@ users as (
 organizations as (
     select * from {{ source('raw_support', 'organizations') }}
 ),
+
+{{ desired_state_changed_ctes('all_comparisons', fingerprint) }}
 
 field_map as (
     {{ sync_field_map_values(field_map, ['object_type', 'field', 'native_field']) }}
@@ -38,7 +43,7 @@ mapped as (
 
 final as (
     -- phones are E.164 as Zendesk stores them; external_id carries the golden id as is
-    {{ desired_state_final(keyed_by='object_type', desired_value='mapped.golden_value') }}
+    {{ desired_state_final(keyed_by='object_type', desired_value='mapped.golden_value', fingerprint=fingerprint) }}
 )
 
 select * from final

@@ -3,19 +3,22 @@
 -- source. Every per-target desired state reads this, so the comparison rules live in one place.
 -- street_address is address lines 1 and 2 as one line, for systems with one street field (the CRM).
 --
--- Incremental: a record's rows are a function of its row in record_customers (its own values, its
--- customer's golden record and the change times it is compared with), the ownership seed and this SQL.
--- `compared_hash` is the md5 of that row: a build compares only the records whose hash no built row has,
--- and deletes the rows of records no longer in customer_xref. `compared_by` fingerprints this SQL and
--- everything upstream of it (macros/standardize/landed_changes.sql): when it differs, every record is
--- compared again, as with --full-refresh.
+-- Incremental: a record's rows are a function of its staged row, its customer's other live records (which
+-- one holds the golden id), when people last changed them, its customer's golden record, the ownership
+-- seed and this SQL. A staged row is a projection of its base row, which is a function of the row's
+-- landed_hash; a golden record is a function of its customer_hash (dim_customer). `compared_hash` hashes
+-- those of the record and its customer, without reading the wide rows: a build compares only the
+-- customers with a record whose hash no built row has (all their records), and deletes the rows of
+-- records no longer in customer_xref. `compared_by` fingerprints this SQL and everything upstream of it
+-- (macros/standardize/landed_changes.sql): when it differs, every record is compared again, as with
+-- --full-refresh.
 {%- set record_models = [
-    ('crm', 'contacts', 'crm_contacts'),
-    ('crm', 'companies', 'crm_companies'),
-    ('billing', 'customers', 'billing_customers'),
-    ('support', 'users', 'support_users'),
-    ('support', 'organizations', 'support_organizations'),
-    ('erp', 'res_partner', 'erp_partners'),
+    ('crm', 'contacts', 'crm_contacts', 'base_crm__contacts'),
+    ('crm', 'companies', 'crm_companies', 'base_crm__companies'),
+    ('billing', 'customers', 'billing_customers', 'base_billing__customers'),
+    ('support', 'users', 'support_users', 'base_support__users'),
+    ('support', 'organizations', 'support_organizations', 'base_support__organizations'),
+    ('erp', 'res_partner', 'erp_partners', 'base_erp__partners'),
 ] -%}
 {%- set text_fields = [
     'first_name', 'last_name', 'full_name', 'email', 'phone', 'company_name', 'address_line1',
@@ -44,7 +47,7 @@ record_values as (
         field_values.golden_source_record_id,
         field_values.golden_source_last_changed_at,
         record_customers.compared_hash
-    from changed as record_customers
+    from compared_records as record_customers
     cross join
         lateral (
             values
@@ -199,7 +202,10 @@ final as (
 )
 {%- endset -%}
 {%- set fingerprint = model_fingerprint(comparing_steps) %}
-{{ changed_rows_config(['record_id'], 'customer_xref') }}
+{{ changed_rows_config(
+    ['record_id'], 'customer_xref', ['record_id', 'field'], built_rows_where="field = 'golden_id'",
+    hash_joins_only=true
+) }}
 
 with
 
@@ -227,11 +233,19 @@ erp_partners as (
     select * from {{ ref('stg_erp__partners') }}
 ),
 
-xref as (
+{% for system, object_type, cte, base_model in record_models %}
+    {{ cte }}_versions as (
+        select * from {{ ref(base_model) }}
+    ),
+{% endfor %}
+
+-- imported twice (the hashes, and the changed customers' rows), and never materialized: read in place,
+-- so the planner sees the tables' statistics
+xref as not materialized (
     select * from {{ ref('customer_xref') }}
 ),
 
-golden as (
+golden as not materialized (
     select * from {{ ref('dim_customer') }}
 ),
 
@@ -239,8 +253,7 @@ ownership as (
     select * from {{ ref('field_ownership') }}
 ),
 
--- imported twice, and never materialized: read in place, so the planner sees the table's statistics
-record_change_times as (
+record_change_times as not materialized (
     select * from {{ ref('int_customer_record_change_times') }}
 ),
 
@@ -248,8 +261,80 @@ golden_source_change_times as not materialized (
     select * from {{ ref('int_customer_record_change_times') }}
 ),
 
+-- the version of each record's staged row: the hash of the landed row its base row was standardized from
+record_versions as (
+    {% for system, object_type, cte, base_model in record_models %}
+        select
+            record_id,
+            landed_hash,
+            is_deleted
+        from {{ cte }}_versions
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+-- per live record the golden record covers: its version, its customer and when people last changed it
+record_inputs as (
+    select
+        record_versions.record_id,
+        xref.customer_id,
+        concat_ws(
+            ':', record_versions.record_id, record_versions.landed_hash, record_change_times.last_changed_at
+        ) as record_input
+    from record_versions
+    inner join xref on record_versions.record_id = xref.record_id
+    left join record_change_times on record_versions.record_id = record_change_times.record_id
+    where not coalesce(record_versions.is_deleted, false)
+),
+
+-- a record's rows read its customer's other records too (which one holds the golden id)
+customer_inputs as (
+    select
+        customer_id,
+        md5(string_agg(record_input, ',' order by record_input)) as records_hash
+    from record_inputs
+    group by customer_id
+),
+
+-- materialized: the hash is compared with the built rows' in the anti-join of `changed`
+hashed_records as materialized (
+    select
+        record_inputs.record_id,
+        record_inputs.customer_id,
+        cast(md5(concat_ws(
+            ':',
+            record_inputs.record_id,
+            record_inputs.customer_id,
+            customer_inputs.records_hash,
+            golden.customer_hash,
+            golden.built_by
+        )) as uuid) as compared_hash
+    from record_inputs
+    inner join customer_inputs on record_inputs.customer_id = customer_inputs.customer_id
+    inner join golden on record_inputs.customer_id = golden.customer_id
+),
+
+-- a record has one golden_id row: the built records are read from those
+{{ changed_rows_cte(
+    'hashed_records', fingerprint, ['record_id'], 'compared_hash', 'compared_by',
+    built_rows_where="built.field = 'golden_id'"
+) }}
+
+-- a changed record changes its customer's hash: every record of these customers is compared again
+changed_customers as (
+    select distinct customer_id
+    from changed
+),
+
+-- the records of those customers (all of them: one holds the golden id in each system)
+customer_records as (
+    select record_inputs.record_id
+    from record_inputs
+    inner join changed_customers on record_inputs.customer_id = changed_customers.customer_id
+),
+
 all_records as (
-    {% for system, object_type, cte in record_models %}
+    {% for system, object_type, cte, base_model in record_models %}
         select
             '{{ system }}' as target_system,
             '{{ object_type }}' as object_type,
@@ -272,6 +357,8 @@ all_records as (
             {{ street_address('address_line1', 'address_line2') }} as street_address,
             cast(birth_date as text) as birth_date
         from {{ cte }}
+        -- filtered here, so that the staged rows are computed for these records only
+        where record_id in (select customer_records.record_id from customer_records)
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
@@ -284,6 +371,7 @@ live_records as (
         record_change_times.last_changed_at
     from all_records
     inner join xref on all_records.record_id = xref.record_id
+    inner join changed_customers on xref.customer_id = changed_customers.customer_id
     left join record_change_times on all_records.record_id = record_change_times.record_id
     where not coalesce(all_records.is_deleted, false)
 ),
@@ -324,6 +412,7 @@ golden_customers as (
             {{ field }}_changes.last_changed_at as {{ field }}_source_changed_at{% if not loop.last %},{% endif %}
         {% endfor %}
     from golden
+    inner join changed_customers on golden.customer_id = changed_customers.customer_id
     left join golden_source_change_times as birth_date_changes
         on golden.birth_date_source = birth_date_changes.record_id
     {% for field in text_fields %}
@@ -360,20 +449,14 @@ record_customers as (
     inner join golden_customers on golden_id_holders.customer_id = golden_customers.customer_id
 ),
 
--- the inputs of each record's rows, hashed once (materialized: in a join condition the hash of the wide
--- row would be computed again for every comparison)
-hashed_records as materialized (
+-- the records compared in this build, with their hash
+compared_records as (
     select
         record_customers.*,
-        cast(md5(cast(record_customers as text)) as uuid) as compared_hash
+        changed.compared_hash
     from record_customers
+    inner join changed on record_customers.record_id = changed.record_id
 ),
-
--- a record has one golden_id row: the built records are read from those
-{{ changed_rows_cte(
-    'hashed_records', fingerprint, ['record_id'], 'compared_hash', 'compared_by',
-    built_rows_where="built.field = 'golden_id'"
-) }}
 
 {{ comparing_steps }},
 

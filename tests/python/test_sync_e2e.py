@@ -376,7 +376,12 @@ INCREMENTAL_TABLES = {
     "identity.int_customer_records": "keyed_by",
     "identity.int_customer_blocking_keys": "blocked_by",
     "identity.int_customer_pair_comparisons": "compared_by",
+    "identity.int_customer_field_winners": "chosen_by",
+    "marts.dim_customer": "built_by",
     "reverse_etl.sync_field_comparisons": "compared_by",
+    **{
+        f"reverse_etl.{target}_desired_state": "planned_by" for target in ("crm", "billing", "support", "erp")
+    },
 }
 
 
