@@ -1,4 +1,5 @@
-"""Build the golden records: ``dbt seed``, then ``dbt build`` (models, snapshots, data and unit tests).
+"""Build the golden records: ``dbt seed`` (when a seed file changed), then ``dbt build`` (models,
+snapshots, data and unit tests).
 
 Both run in-process as cs_transformer through :mod:`customer_sync.dbt_runner`; the counts in the
 result are read back from the warehouse after the run.
@@ -17,6 +18,7 @@ import click
 import psycopg2.extensions
 
 from customer_sync import db as database
+from customer_sync import seeds
 from customer_sync.config import Settings
 from customer_sync.dbt_runner import DbtRun, Progress, run_dbt
 
@@ -94,6 +96,7 @@ def run_build(
     select: Sequence[str] = (),
     snapshot: bool = True,
     unit_tests: bool = True,
+    reseed: bool = False,
     extra_build_args: Sequence[str] = (),
 ) -> BuildResult:
     """Seed, build and snapshot; ``select`` limits the build (e.g. to the models one file source needs).
@@ -102,23 +105,35 @@ def run_build(
     they belong to development and CI (``customer-sync build``, ``make test``), and a scheduled cycle,
     whose SQL they already passed, skips them (as dbt advises for production runs).
 
+    The seed tables are reloaded only when a seed file or ``dbt_project.yml`` changed since they were
+    loaded (:mod:`customer_sync.seeds`), or when ``reseed`` is true.
+
     ``progress`` is True (lines on stderr), False (silent) or a callable taking one line.
     """
     report: Progress | None = stderr_progress if progress is True else (progress or None)
     prefix = str((dbt_vars or {}).get("schema_prefix", ""))
     started = time.monotonic()
+    seed_tables = [path.stem for path in seeds.seed_files(settings.project_dir)]
+    digest = seeds.seed_digest(settings.project_dir)
     with database.connect(db, role="cs_transformer") as conn, conn.cursor() as cur:
         history_before = _history_counts(cur, prefix)
         snapshot_before = _snapshot_rows(cur, prefix)
+        seeds_current = not reseed and seeds.seeds_loaded(cur, f"{prefix}staging", seed_tables, digest)
 
     result = BuildResult()
     steps: list[DbtRun] = []
-    if report:
-        report("dbt seed")
-    # seeds are small: reload them from scratch, so a seed whose columns changed never fails the build
-    steps.append(
-        run_dbt(settings, db, "seed", dbt_vars=dbt_vars, extra_args=["--full-refresh"], progress=report)
-    )
+    if seeds_current:
+        if report:
+            report("dbt seed: skipped, the seed tables hold the seed files as they are")
+    else:
+        if report:
+            report("dbt seed")
+        # seeds are small: reload them from scratch, so a seed whose columns changed never fails the build
+        steps.append(
+            run_dbt(settings, db, "seed", dbt_vars=dbt_vars, extra_args=["--full-refresh"], progress=report)
+        )
+        with database.connect(db, role="cs_transformer") as conn, conn.cursor() as cur:
+            seeds.mark_seeds_loaded(cur, f"{prefix}staging", seed_tables, digest)
     if report:
         report("dbt build")
     # snapshots build inside `dbt build`, after the marts they copy have passed their tests, and their own
@@ -141,7 +156,7 @@ def run_build(
         )
     )
 
-    build_run = steps[1]
+    build_run = steps[-1]
     result.models = build_run.count("model")
     result.tests = build_run.count("test")
     result.unit_tests = build_run.count("unit_test")

@@ -19,13 +19,18 @@ from customer_sync.output import emit, info
     is_flag=True,
     help="Estimate the match parameters (u, m) again instead of keeping the trained ones.",
 )
-def build(as_json: bool, quiet: bool, retrain: bool) -> None:
-    """Run dbt seed, build (models, data tests, unit tests) and snapshot as cs_transformer."""
+@click.option(
+    "--reseed",
+    is_flag=True,
+    help="Reload the seed tables even when the seed files did not change since they were loaded.",
+)
+def build(as_json: bool, quiet: bool, retrain: bool, reseed: bool) -> None:
+    """Run dbt seed (when a seed file changed), build (models, data tests, unit tests) and snapshot."""
     from customer_sync.build import run_build
 
     settings = load_settings()
     db = database.ensure_ready(settings)
     info(f"building on {db.describe()}", as_json)
     dbt_vars = {"retrain_match_parameters": True} if retrain else None
-    result = run_build(settings, db, progress=not quiet, dbt_vars=dbt_vars)
+    result = run_build(settings, db, progress=not quiet, dbt_vars=dbt_vars, reseed=reseed)
     emit(result.as_dict(), as_json, result.describe())

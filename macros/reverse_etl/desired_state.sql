@@ -125,6 +125,11 @@
                     {%- if not loop.last %},{% endif %}
                 {% endfor %}
             ) as landed (native_field, landed_value)
+        -- only the records planned in this build (`changed`, see desired_state_changed_ctes)
+        where cast({{ object_type }}.id as text) in (
+            select changed.source_record_id from changed
+            where changed.object_type = '{{ object_type }}'
+        )
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 {%- endmacro %}
@@ -166,20 +171,25 @@
 {%- endmacro %}
 
 
-{#- `record_hashes`, `changed` (the records to plan, with desired_hash) and `comparisons` (their rows of
+{#- `record_hashes`, `changed` (the records to plan, with desired_hash, object_type and
+    source_record_id, by which a model picks their landed rows) and `comparisons` (their rows of
     `all_comparisons`, with desired_hash): CTEs ending with a comma. -#}
 {% macro desired_state_changed_ctes(all_comparisons, fingerprint, extra_inputs=none) -%}
+{%- set extending = built_with_same_fingerprint(fingerprint, 'desired_hash', 'planned_by') %}
 -- each record's inputs, hashed once: its comparison rows' hash (every row of a record has it) and the
 -- lookups the model reads; materialized for the anti-join of `changed`
 record_hashes as materialized (
     select
         record_id,
+        object_type,
+        source_record_id,
         cast(md5(concat_ws(':', compared_hash, {{ extra_inputs or 'null' }})) as uuid) as desired_hash
     from {{ all_comparisons }}
     where field = 'golden_id'
 ),
 
-{{ changed_rows_cte('record_hashes', fingerprint, ['record_id'], 'desired_hash', 'planned_by') }}
+{#- one built row per record: its golden_id row (every record has one) #}
+{{ changed_rows_cte('record_hashes', fingerprint, ['record_id'], 'desired_hash', 'planned_by', "built.field = 'golden_id'") }}
 
 comparisons as (
     select
@@ -187,6 +197,12 @@ comparisons as (
         changed.desired_hash
     from {{ all_comparisons }}
     inner join changed on {{ all_comparisons }}.record_id = changed.record_id
+    {%- if extending %}
+    -- the few changed records' rows, found by the index on (record_id, field) as `= any` of one array:
+    -- not a scan of every target's rows (a join by hash reads them all; the planner cannot know how few
+    -- records `changed` holds)
+    where {{ all_comparisons }}.record_id = any(array(select changed.record_id from changed))
+    {%- endif %}
 ),
 {%- endmacro %}
 

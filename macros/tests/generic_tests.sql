@@ -39,11 +39,59 @@
 {% endtest %}
 
 
-{% test expect_column_values_not_blank(model, column_name) %}
-    select {{ column_name }}
-    from {{ model }}
-    where {{ column_name }} is not null
-        and trim(cast({{ column_name }} as {{ dbt.type_string() }})) = ''
+{#- No value of the listed columns is an empty or whitespace-only string; one scan of the model for all
+    of them. Fails with one row per column that has blanks: the column's name and how many rows. -#}
+{% test not_blank_columns(model, columns) %}
+    select blank_counts.column_name, blank_counts.blank_rows
+    from (
+        select
+            {%- for column in columns %}
+            count(*) filter (
+                where trim(cast({{ column }} as {{ dbt.type_string() }})) = ''
+            ) as {{ column }}__blank_rows{{ ',' if not loop.last }}
+            {%- endfor %}
+        from {{ model }}
+    ) as counted
+    cross join lateral (
+        values
+        {%- for column in columns %}
+        ('{{ column }}', counted.{{ column }}__blank_rows){{ ',' if not loop.last }}
+        {%- endfor %}
+    ) as blank_counts (column_name, blank_rows)
+    where blank_counts.blank_rows > 0
+{% endtest %}
+
+
+{#- Every non-null value of each column matches its POSIX regular expression (`patterns`: column ->
+    regex); one scan of the model for all of them. Fails with one row per column that has values not
+    matching: the column's name, how many rows and one such value. -#}
+{% test columns_match_regex(model, patterns) %}
+    select mismatches.column_name, mismatches.mismatched_rows, mismatches.example_value
+    from (
+        select
+            {%- for column, regex in patterns.items() %}
+            {%- set mismatch -%}
+                {{ column }} is not null
+                and not coalesce({{ regex_matches(column, "'" ~ (regex | replace("'", "''")) ~ "'") }}, false)
+            {%- endset %}
+            count(*) filter (where {{ mismatch }}) as {{ column }}__mismatched_rows,
+            min(cast({{ column }} as {{ dbt.type_string() }})) filter (
+                where {{ mismatch }}
+            ) as {{ column }}__example_value{{ ',' if not loop.last }}
+            {%- endfor %}
+        from {{ model }}
+    ) as counted
+    cross join lateral (
+        values
+        {%- for column in patterns %}
+        (
+            '{{ column }}',
+            counted.{{ column }}__mismatched_rows,
+            counted.{{ column }}__example_value
+        ){{ ',' if not loop.last }}
+        {%- endfor %}
+    ) as mismatches (column_name, mismatched_rows, example_value)
+    where mismatches.mismatched_rows > 0
 {% endtest %}
 
 

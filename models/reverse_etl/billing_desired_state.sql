@@ -51,6 +51,8 @@ landed_values as (
                 {%- endif %}
             {% endfor %}
         ) as landed (native_field, landed_value)
+    -- only the records planned in this build
+    where cast(customers.id as text) in (select changed.source_record_id from changed)
 ),
 
 mapped as (

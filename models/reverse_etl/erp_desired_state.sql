@@ -62,6 +62,8 @@ landed_values as (
                 ('{{ column }}', cast(partners.{{ column }} as text)){% if not loop.last %},{% endif %}
             {% endfor %}
         ) as landed (native_field, landed_value)
+    -- only the records planned in this build
+    where cast(partners.id as text) in (select changed.source_record_id from changed)
 ),
 
 mapped as (

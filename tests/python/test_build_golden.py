@@ -112,6 +112,15 @@ def test_unchanged_build_keeps_every_id_and_adds_no_snapshot_rows(scenario: Scen
     assert (b.result.merges, b.result.splits, b.result.moves) == (0, 0, 0)
 
 
+def test_seed_tables_are_loaded_only_when_a_seed_file_changed(scenario: Scenario) -> None:
+    """The first build loads the seeds; B and C (no seed file changed) skip the load; D, E and F (a
+    steward rules file, a nickname file changed) load them again, and the other tests show that their
+    builds used the new rules."""
+    loaded = {name: "seed" in step.result.step_seconds for name, step in scenario.steps.items()}
+    assert loaded == {"A": True, "B": False, "C": False, "D": True, "E": True, "F": True}
+    assert all("build" in step.result.step_seconds for step in scenario.steps.values())
+
+
 def test_match_parameters_are_estimated_once_and_again_when_their_inputs_change(scenario: Scenario) -> None:
     """u and m are estimated on the first build and copied by later ones (macros/matching/training.sql):
     not re-estimated for a build with no change (B), 2 more records (C) or steward rules (D, E), which

@@ -329,3 +329,43 @@ def test_required_columns_are_checked_in_one_scan_that_names_each_null_column(
                     " where record_id = %s",
                     (loaded_at, record_id),
                 )
+
+
+@pytest.mark.e2e
+def test_blank_and_malformed_values_fail_the_per_model_checks_that_name_each_column(
+    settings: Settings, staged: database.Database
+) -> None:
+    """not_blank_columns and columns_match_regex check every listed column in one scan of the model;
+    a failure has one row per offending column (with a count and, for a pattern, one offending value)."""
+    select = [f"stg_crm__contacts,test_name:{name}" for name in ("not_blank_columns", "columns_match_regex")]
+    passed = run_dbt(settings, staged, "test", select=select)
+    assert passed.count("test", "pass") == 2 and not passed.failed()
+
+    with database.connect(staged) as conn, conn.cursor() as cur:
+        cur.execute("select record_id, city, email from staging.base_crm__contacts order by 1 limit 2")
+        saved = cur.fetchall()
+        # a blank city and a blank email (blank, and not the email pattern) in one row; an upper-case
+        # email in another
+        cur.execute(
+            "update staging.base_crm__contacts set city = ' ', email = '  ' where record_id = %s",
+            (saved[0][0],),
+        )
+        cur.execute(
+            "update staging.base_crm__contacts set email = 'Upper@Example.com' where record_id = %s",
+            (saved[1][0],),
+        )
+    try:
+        failed = run_dbt(settings, staged, "test", select=select, raise_on_failure=False)
+        messages = {node.unique_id.split(".")[2].split("_stg_")[0]: node.message for node in failed.failed()}
+        # not blank: city and email (2 columns); pattern: email only (one column, 2 rows)
+        assert messages == {
+            "not_blank_columns": "Got 2 results, configured to fail if != 0",
+            "columns_match_regex": "Got 1 result, configured to fail if != 0",
+        }
+    finally:
+        with database.connect(staged) as conn, conn.cursor() as cur:
+            for record_id, city, email in saved:
+                cur.execute(
+                    "update staging.base_crm__contacts set city = %s, email = %s where record_id = %s",
+                    (city, email, record_id),
+                )
