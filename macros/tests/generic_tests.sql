@@ -95,6 +95,40 @@
 {% endtest %}
 
 
+{#- Every non-null value of each listed column is one of `values` (quoted as strings unless
+    quote=false); one scan of the model for all of them. Fails with one row per column that has other
+    values: the column's name, how many rows and one such value. -#}
+{% test columns_values_in_set(model, columns, values, quote=true) %}
+    {%- set value_list -%}
+        {%- for value in values -%}
+            {%- if quote -%}'{{ value }}'{%- else -%}{{ value }}{%- endif -%}
+            {%- if not loop.last %}, {% endif -%}
+        {%- endfor -%}
+    {%- endset %}
+    select others.column_name, others.other_rows, others.example_value
+    from (
+        select
+            {%- for column in columns %}
+            count(*) filter (
+                where {{ column }} not in ({{ value_list }})
+            ) as {{ column }}__other_rows,
+            min(cast({{ column }} as {{ dbt.type_string() }})) filter (
+                where {{ column }} not in ({{ value_list }})
+            ) as {{ column }}__example_value{{ ',' if not loop.last }}
+            {%- endfor %}
+        from {{ model }}
+    ) as counted
+    cross join lateral (
+        values
+        {%- for column in columns %}
+        ('{{ column }}', counted.{{ column }}__other_rows, counted.{{ column }}__example_value)
+        {{- ',' if not loop.last }}
+        {%- endfor %}
+    ) as others (column_name, other_rows, example_value)
+    where others.other_rows > 0
+{% endtest %}
+
+
 {#- No value of the listed columns is null; one scan of the model for all of them. Fails with one row per
     column that has nulls: the column's name and how many rows. -#}
 {% test not_null_columns(model, columns) %}
