@@ -30,17 +30,15 @@
 {%- set fingerprint = model_fingerprint(fields | join(',')) %}
 {{ changed_rows_config(['customer_id'], 'int_customer_golden_ids', ['customer_id', 'field'], 'is_active') }}
 
--- imports read twice (the customers' hashes, and the changed customers' records): never materialized,
--- so the planner sees the tables and their statistics
 with
 
-records as not materialized (
+records as (
 
     select * from {{ ref('int_customer_records') }}
 
 ),
 
-golden_ids as not materialized (
+golden_ids as (
 
     select * from {{ ref('int_customer_golden_ids') }}
 
@@ -52,15 +50,33 @@ rules as (
 
 ),
 
+-- read three times (hashes, overrides, the rule winners they replace): never materialized
 overrides as not materialized (
 
     select * from {{ ref('int_customer_steward_overrides') }}
 
 ),
 
-change_times as not materialized (
+change_times as (
 
     select * from {{ ref('int_customer_record_change_times') }}
+
+),
+
+-- every active record with its customer and when people last changed it. Read twice (the hashes of
+-- every customer, the rows of the changed ones) and not materialized: each use is planned on the tables
+active_records as not materialized (
+
+    select
+        golden_ids.customer_id,
+        records.*,
+        change_times.last_changed_at
+    from records
+    inner join golden_ids
+        on records.record_id = golden_ids.record_id
+    left join change_times
+        on records.record_id = change_times.record_id
+    where golden_ids.is_active
 
 ),
 
@@ -69,14 +85,9 @@ change_times as not materialized (
 record_inputs as (
 
     select
-        golden_ids.customer_id,
-        concat_ws(':', records.record_id, records.entered_hash, change_times.last_changed_at) as record_input
-    from records
-    inner join golden_ids
-        on records.record_id = golden_ids.record_id
-    left join change_times
-        on records.record_id = change_times.record_id
-    where golden_ids.is_active
+        customer_id,
+        concat_ws(':', record_id, entered_hash, last_changed_at) as record_input
+    from active_records
 
 ),
 
@@ -118,28 +129,22 @@ hashed_customers as materialized (
 customer_records as (
 
     select
-        golden_ids.customer_id,
-        records.*,
+        active_records.*,
         -- recency as people changed the record: the hub's own write-backs do not make it newer
-        coalesce(change_times.last_changed_at, records.source_updated_at) as changed_at,
+        coalesce(active_records.last_changed_at, active_records.source_updated_at) as changed_at,
         (
             {%- for column in address_fields %}
-                (case when records.{{ column }} is not null then 1 else 0 end){{ ' +' if not loop.last }}
+                (case when active_records.{{ column }} is not null then 1 else 0 end){{ ' +' if not loop.last }}
             {%- endfor %}
         ) as address_completeness,
         (
             {%- for column in name_fields %}
-                (case when records.{{ column }} is not null then 1 else 0 end){{ ' +' if not loop.last }}
+                (case when active_records.{{ column }} is not null then 1 else 0 end){{ ' +' if not loop.last }}
             {%- endfor %}
         ) as name_completeness
-    from records
-    inner join golden_ids
-        on records.record_id = golden_ids.record_id
+    from active_records
     inner join changed
-        on golden_ids.customer_id = changed.customer_id
-    left join change_times
-        on records.record_id = change_times.record_id
-    where golden_ids.is_active
+        on active_records.customer_id = changed.customer_id
 
 ),
 
