@@ -87,6 +87,14 @@ def _snapshot_rows(cur: psycopg2.extensions.cursor, prefix: str) -> int:
     return sum(count_rows(cur, f"{prefix}snapshots", table) for table in SNAPSHOT_TABLES)
 
 
+def missing_snapshots(run: DbtRun) -> list[str]:
+    """The project's snapshots (SNAPSHOT_TABLES) that ``run`` did not include, as names."""
+    included = {
+        node.unique_id.rsplit(".", 1)[-1] for node in run.nodes if node.unique_id.startswith("snapshot.")
+    }
+    return [name for name in SNAPSHOT_TABLES if name not in included]
+
+
 def run_build(
     settings: Settings,
     db: database.Database,
@@ -157,10 +165,29 @@ def run_build(
     )
 
     build_run = steps[-1]
+    missing = missing_snapshots(build_run) if snapshot else []
+    if missing:
+        # dbt's partial parsing was seen to drop a snapshot from the project for hours of cycles, with no
+        # error: history silently not taken. Take the missing ones now, from a full parse
+        log.warning("dbt build ran no %s: taking them from a full parse", ", ".join(missing))
+        if report:
+            report(f"dbt build ran no {', '.join(missing)}: taking them from a full parse")
+        steps.append(
+            run_dbt(
+                settings,
+                db,
+                "build",
+                select=missing,
+                dbt_vars=dbt_vars,
+                extra_args=["--no-partial-parse"],
+                progress=report,
+            )
+        )
     result.models = build_run.count("model")
     result.tests = build_run.count("test")
     result.unit_tests = build_run.count("unit_test")
-    result.step_seconds = {run.command: round(run.seconds, 2) for run in steps}
+    for run in steps:
+        result.step_seconds[run.command] = round(result.step_seconds.get(run.command, 0.0) + run.seconds, 2)
     with database.connect(db, role="cs_transformer") as conn, conn.cursor() as cur:
         identity, marts = f"{prefix}identity", f"{prefix}marts"
         result.records = count_rows(cur, identity, "int_customer_records")

@@ -18,7 +18,11 @@ from typing import Any
 import psycopg2
 import pytest
 
-from customer_sync.build import BuildResult
+from customer_sync import build as build_module
+from customer_sync import db as database
+from customer_sync.build import BuildResult, missing_snapshots
+from customer_sync.config import Settings
+from customer_sync.dbt_runner import DbtRun, NodeOutcome
 from customer_sync.errors import RunFailure
 from tests.python.fixtures.warehouse_data import GoldenWorld, Row, person_rows
 
@@ -110,6 +114,51 @@ def test_unchanged_build_keeps_every_id_and_adds_no_snapshot_rows(scenario: Scen
     assert b.xref == a.xref
     assert b.result.snapshot_rows_added == 0
     assert (b.result.merges, b.result.splits, b.result.moves) == (0, 0, 0)
+
+
+def test_a_build_that_ran_no_snapshot_of_the_crosswalk_is_found_out() -> None:
+    """dbt's partial parsing once dropped customer_xref_snapshot from the project for hours of cycles
+    (no error, no history); run_build takes any snapshot its build did not run from a full parse."""
+
+    def run(*unique_ids: str) -> DbtRun:
+        nodes = [NodeOutcome(unique_id, "success", None, None, 0.1) for unique_id in unique_ids]
+        return DbtRun(command="build", success=True, seconds=1.0, nodes=nodes)
+
+    both = run("model.customer_sync.dim_customer", "snapshot.customer_sync.dim_customer_snapshot",
+               "snapshot.customer_sync.customer_xref_snapshot")  # fmt: skip
+    assert missing_snapshots(both) == []
+    only_dim = run("snapshot.customer_sync.dim_customer_snapshot")
+    assert missing_snapshots(only_dim) == ["customer_xref_snapshot"]
+    assert missing_snapshots(run("model.customer_sync.customer_xref")) == [
+        "dim_customer_snapshot",
+        "customer_xref_snapshot",
+    ]
+
+
+def test_run_build_takes_a_snapshot_its_build_did_not_run_from_a_full_parse(
+    settings: Settings, warehouse: database.Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dbt runs are stood in for (dbt's dropping of a snapshot cannot be provoked at will): the
+    whole build runs one snapshot, and run_build runs the other, alone, without partial parsing."""
+    calls: list[tuple[str, list[str], list[str]]] = []
+
+    def fake_run_dbt(settings: Settings, db: database.Database, command: str, **kwargs: Any) -> DbtRun:
+        calls.append((command, list(kwargs.get("select") or []), list(kwargs.get("extra_args") or [])))
+        first_build = command == "build" and len([call for call in calls if call[0] == "build"]) == 1
+        snapshots = ["dim_customer_snapshot"] if first_build else list(kwargs.get("select") or [])
+        nodes = [
+            NodeOutcome(f"snapshot.customer_sync.{name}", "success", None, None, 0.1) for name in snapshots
+        ]
+        return DbtRun(command=command, success=True, seconds=0.5, nodes=nodes)
+
+    monkeypatch.setattr(build_module, "run_dbt", fake_run_dbt)
+    monkeypatch.setattr(build_module.seeds, "mark_seeds_loaded", lambda *args: None)
+    result = build_module.run_build(
+        settings, warehouse, progress=False, dbt_vars={"schema_prefix": "guardtest_"}, unit_tests=False
+    )
+    assert [call[0] for call in calls] == ["seed", "build", "build"]
+    assert calls[2][1:] == (["customer_xref_snapshot"], ["--no-partial-parse"])
+    assert result.step_seconds["build"] == pytest.approx(1.0)
 
 
 def test_seed_tables_are_loaded_only_when_a_seed_file_changed(scenario: Scenario) -> None:
