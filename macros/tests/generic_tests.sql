@@ -39,26 +39,48 @@
 {% endtest %}
 
 
-{#- No value of the listed columns is an empty or whitespace-only string; one scan of the model for all
-    of them. Fails with one row per column that has blanks: the column's name and how many rows. -#}
-{% test not_blank_columns(model, columns) %}
-    select blank_counts.column_name, blank_counts.blank_rows
+{#- The shape the per-column tests below share: one scan of `model` counts, for each column of
+    `failing_when` (column -> the SQL condition under which a value fails), the rows that fail, and with
+    `with_example` one failing value; an unpivot then gives one failing row per column that has any:
+    `column_name`, `failing_rows` and, with `with_example`, `example_value`. -#}
+{% macro failing_values_per_column(model, failing_when, with_example=true) %}
+    select failures.*
     from (
         select
-            {%- for column in columns %}
-            count(*) filter (
-                where trim(cast({{ column }} as {{ dbt.type_string() }})) = ''
-            ) as {{ column }}__blank_rows{{ ',' if not loop.last }}
+            {%- for column, condition in failing_when.items() %}
+            {%- if with_example %}
+            min(cast({{ column }} as {{ dbt.type_string() }})) filter (
+                where {{ condition }}
+            ) as {{ column }}__example_value,
+            {%- endif %}
+            count(*) filter (where {{ condition }}) as {{ column }}__failing_rows{{ ',' if not loop.last }}
             {%- endfor %}
         from {{ model }}
     ) as counted
     cross join lateral (
         values
-        {%- for column in columns %}
-        ('{{ column }}', counted.{{ column }}__blank_rows){{ ',' if not loop.last }}
+        {%- for column in failing_when %}
+        (
+            '{{ column }}',
+            counted.{{ column }}__failing_rows
+            {%- if with_example %},
+            counted.{{ column }}__example_value
+            {%- endif %}
+        ){{ ',' if not loop.last }}
         {%- endfor %}
-    ) as blank_counts (column_name, blank_rows)
-    where blank_counts.blank_rows > 0
+    ) as failures (column_name, failing_rows{{ ', example_value' if with_example }})
+    where failures.failing_rows > 0
+{% endmacro %}
+
+
+{#- No value of the listed columns is an empty or whitespace-only string; one scan of the model for all
+    of them. Fails with one row per column that has blanks: the column's name and how many rows. -#}
+{% test not_blank_columns(model, columns) %}
+    {%- set failing_when = {} %}
+    {%- for column in columns %}
+        {%- do failing_when.update({column: "trim(cast(" ~ column ~ " as " ~ dbt.type_string() ~ ")) = ''"}) %}
+    {%- endfor %}
+    {{ failing_values_per_column(model, failing_when, with_example=false) }}
 {% endtest %}
 
 
@@ -66,32 +88,14 @@
     regex); one scan of the model for all of them. Fails with one row per column that has values not
     matching: the column's name, how many rows and one such value. -#}
 {% test columns_match_regex(model, patterns) %}
-    select mismatches.column_name, mismatches.mismatched_rows, mismatches.example_value
-    from (
-        select
-            {%- for column, regex in patterns.items() %}
-            {%- set mismatch -%}
-                {{ column }} is not null
-                and not coalesce({{ regex_matches(column, "'" ~ (regex | replace("'", "''")) ~ "'") }}, false)
-            {%- endset %}
-            count(*) filter (where {{ mismatch }}) as {{ column }}__mismatched_rows,
-            min(cast({{ column }} as {{ dbt.type_string() }})) filter (
-                where {{ mismatch }}
-            ) as {{ column }}__example_value{{ ',' if not loop.last }}
-            {%- endfor %}
-        from {{ model }}
-    ) as counted
-    cross join lateral (
-        values
-        {%- for column in patterns %}
-        (
-            '{{ column }}',
-            counted.{{ column }}__mismatched_rows,
-            counted.{{ column }}__example_value
-        ){{ ',' if not loop.last }}
-        {%- endfor %}
-    ) as mismatches (column_name, mismatched_rows, example_value)
-    where mismatches.mismatched_rows > 0
+    {%- set failing_when = {} %}
+    {%- for column, regex in patterns.items() %}
+        {%- set pattern = "'" ~ (regex | replace("'", "''")) ~ "'" %}
+        {%- do failing_when.update({
+            column: column ~ " is not null and not coalesce(" ~ regex_matches(column, pattern) ~ ", false)"
+        }) %}
+    {%- endfor %}
+    {{ failing_values_per_column(model, failing_when) }}
 {% endtest %}
 
 
@@ -99,54 +103,26 @@
     quote=false); one scan of the model for all of them. Fails with one row per column that has other
     values: the column's name, how many rows and one such value. -#}
 {% test columns_values_in_set(model, columns, values, quote=true) %}
-    {%- set value_list -%}
-        {%- for value in values -%}
-            {%- if quote -%}'{{ value }}'{%- else -%}{{ value }}{%- endif -%}
-            {%- if not loop.last %}, {% endif -%}
-        {%- endfor -%}
-    {%- endset %}
-    select others.column_name, others.other_rows, others.example_value
-    from (
-        select
-            {%- for column in columns %}
-            count(*) filter (
-                where {{ column }} not in ({{ value_list }})
-            ) as {{ column }}__other_rows,
-            min(cast({{ column }} as {{ dbt.type_string() }})) filter (
-                where {{ column }} not in ({{ value_list }})
-            ) as {{ column }}__example_value{{ ',' if not loop.last }}
-            {%- endfor %}
-        from {{ model }}
-    ) as counted
-    cross join lateral (
-        values
-        {%- for column in columns %}
-        ('{{ column }}', counted.{{ column }}__other_rows, counted.{{ column }}__example_value)
-        {{- ',' if not loop.last }}
-        {%- endfor %}
-    ) as others (column_name, other_rows, example_value)
-    where others.other_rows > 0
+    {%- set quoted = [] %}
+    {%- for value in values %}
+        {%- do quoted.append(("'" ~ value ~ "'") if quote else (value | string)) %}
+    {%- endfor %}
+    {%- set failing_when = {} %}
+    {%- for column in columns %}
+        {%- do failing_when.update({column: column ~ " not in (" ~ (quoted | join(', ')) ~ ")"}) %}
+    {%- endfor %}
+    {{ failing_values_per_column(model, failing_when) }}
 {% endtest %}
 
 
 {#- No value of the listed columns is null; one scan of the model for all of them. Fails with one row per
     column that has nulls: the column's name and how many rows. -#}
 {% test not_null_columns(model, columns) %}
-    select null_counts.column_name, null_counts.null_rows
-    from (
-        select
-            {%- for column in columns %}
-            count(*) filter (where {{ column }} is null) as {{ column }}__null_rows{{ ',' if not loop.last }}
-            {%- endfor %}
-        from {{ model }}
-    ) as counted
-    cross join lateral (
-        values
-        {%- for column in columns %}
-        ('{{ column }}', counted.{{ column }}__null_rows){{ ',' if not loop.last }}
-        {%- endfor %}
-    ) as null_counts (column_name, null_rows)
-    where null_counts.null_rows > 0
+    {%- set failing_when = {} %}
+    {%- for column in columns %}
+        {%- do failing_when.update({column: column ~ " is null"}) %}
+    {%- endfor %}
+    {{ failing_values_per_column(model, failing_when, with_example=false) }}
 {% endtest %}
 
 
