@@ -39,3 +39,12 @@
         {%- endfor %}
     )
 {%- endmacro %}
+
+{#- How many rules a pair's bits (blocking_rule_bit(), bit_or()-ed) hold; the same for bits or-ed twice. -#}
+{% macro blocking_rule_count(bits_column) -%}
+    (
+        {%- for rule in blocking_rule_keys() | sort %}
+        {{ '+ ' if not loop.first }}case when {{ bits_column }} & {{ 2 ** loop.index0 }} <> 0 then 1 else 0 end
+        {%- endfor %}
+    )
+{%- endmacro %}

@@ -6,7 +6,8 @@
 
     Incremental: a record's keys are a function of its row in int_customer_records, which changes only
     with its entered row (`entered_hash`). A build keys only the records whose hash no built row has
-    and deletes the keys of records that are gone; every record again when this SQL or anything
+    (stamped `keyed_at`, which int_customer_pairs reads to pair only them again) and deletes the keys of
+    records that are gone; every record again when this SQL or anything
     upstream of it changed (`blocked_by`, macros/standardize/landed_changes.sql), or with --full-refresh.
 -#}
 {%- set blocking_rules = blocking_rule_keys() -%}
@@ -57,6 +58,7 @@ final as (
         blocking_rule,
         blocking_key,
         entered_hash,
+        now() as keyed_at,
         {{ fingerprint_value(fingerprint) }} as blocked_by
     from present_keys
 

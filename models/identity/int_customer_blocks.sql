@@ -5,7 +5,16 @@
     Only blocks of two records or more (one record pairs with no one). A block of more than
     var('max_block_size') records is oversized: its key is too common to be evidence, and it yields no
     pairs (int_customer_pairs), so the number of pairs grows with the records, not with their square.
+
+    `usability_changed_at`: when the block last became oversized or usable (or first had two records).
+    The blocks are counted whole on every build; the previous build's table (this model, still in
+    place while its new version is created) tells which blocks crossed the size limit since. A block
+    that crosses it changes the pairs of records whose keys did not change, and int_customer_pairs,
+    which pairs only the records changed since its last build, reads it to pair those records again.
 -#}
+{%- set built = adapter.get_relation(this.database, this.schema, this.identifier) if execute else none -%}
+{%- set built_columns = adapter.get_columns_in_relation(built) | map(attribute='name') | list if built else [] -%}
+{%- set has_built_blocks = 'usability_changed_at' in built_columns -%}
 
 with
 
@@ -14,6 +23,20 @@ blocking_keys as (
     select * from {{ ref('int_customer_blocking_keys') }}
 
 ),
+
+{% if has_built_blocks %}
+built_blocks as (
+
+    select
+        entity_type,
+        blocking_rule,
+        blocking_key,
+        is_oversized_block,
+        usability_changed_at
+    from {{ this }}
+
+),
+{% endif %}
 
 -- counted by a hash aggregate (a window over the keys would sort them all)
 blocks as (
@@ -29,7 +52,7 @@ blocks as (
 
 ),
 
-final as (
+sized as (
 
     select
         entity_type,
@@ -38,6 +61,34 @@ final as (
         block_size,
         block_size > {{ var('max_block_size', 50) }} as is_oversized_block
     from blocks
+
+),
+
+final as (
+
+    select
+        sized.entity_type,
+        sized.blocking_rule,
+        sized.blocking_key,
+        sized.block_size,
+        sized.is_oversized_block,
+        {% if has_built_blocks -%}
+            case
+                when built_blocks.is_oversized_block = sized.is_oversized_block
+                    then built_blocks.usability_changed_at
+                else now()
+            end
+        {%- else -%}
+            now()
+        {%- endif %} as usability_changed_at
+    from sized
+    {% if has_built_blocks -%}
+        left join built_blocks
+            on
+                sized.blocking_key = built_blocks.blocking_key
+                and sized.blocking_rule = built_blocks.blocking_rule
+                and sized.entity_type = built_blocks.entity_type
+    {%- endif %}
 
 )
 

@@ -1,25 +1,15 @@
-{{ config(pre_hook="set local work_mem = '" ~ var('pairing_work_mem') ~ "'") }}
-
 {#-
     Candidate pairs: records of the same entity type sharing at least one blocking key, each pair once
     (record_id_l < record_id_r) with the rules that found it. Oversized blocks are skipped, so the
     number of pairs grows with the number of records, not with its square.
+
+    Incremental (macros/matching/pairing.sql): a build pairs again only the records keyed since its
+    last build, and the members of blocks that became oversized or usable since; a pre-hook first
+    deletes their built pairs and the pairs of records that are gone. Every record is paired when this
+    SQL or anything upstream of it changed (`paired_by`; the pairs of the previous SQL are then
+    deleted), or with --full-refresh.
 -#}
-
-with
-
-blocking_keys as (
-
-    select * from {{ ref('int_customer_blocking_keys') }}
-
-),
-
-blocks as (
-
-    select * from {{ ref('int_customer_blocks') }}
-
-),
-
+{%- set pairing_steps -%}
 -- the keys of blocks that yield pairs: two records or more, and not oversized. Read twice and not
 -- materialized: each side is then a hash join of the tables, which the planner can run in parallel
 usable_keys as not materialized (
@@ -38,34 +28,87 @@ usable_keys as not materialized (
     where not blocks.is_oversized_block
 
 ),
+{%- endset -%}
+{%- set fingerprint = model_fingerprint(pairing_steps) -%}
+{%- set extending = built_with_same_fingerprint(fingerprint, 'paired_at', 'paired_by') -%}
+{{ config(
+    materialized='incremental',
+    unique_key=['record_id_l', 'record_id_r'],
+    incremental_strategy='delete+insert',
+    on_schema_change='sync_all_columns',
+    pre_hook=[
+        "set local work_mem = '" ~ var('pairing_work_mem') ~ "'",
+        "{{ delete_pairs_to_pair_again(ref('int_customer_blocking_keys'), ref('int_customer_blocks'),"
+        ~ " ref('int_customer_records')) }}"
+    ],
+    post_hook=[
+        "{{ create_unique_key_index(this, ['record_id_l', 'record_id_r']) }}",
+        "{{ delete_pairs_of_another_fingerprint() }}"
+    ]
+) }}
 
+with
+
+blocking_keys as (
+
+    select * from {{ ref('int_customer_blocking_keys') }}
+
+),
+
+blocks as (
+
+    select * from {{ ref('int_customer_blocks') }}
+
+),
+
+{{ pairing_steps }}
+
+{% if extending %}
+-- the records paired again, and their usable keys
+again as materialized (
+
+    {{ records_to_pair_again(this, 'blocking_keys', 'blocks') }}
+
+),
+
+again_keys as (
+
+    select usable_keys.*
+    from usable_keys
+    where usable_keys.record_id = any(array(select again.record_id from again))
+
+),
+{% endif %}
+
+-- the pairs each usable key gives. Built whole: each pair once, from its left record. Extended: each key
+-- of a record paired again with every other record that has it (a key of a usable block, so usable
+-- too); a pair of two records paired again is met from both sides, and bit_or() below counts it once
 key_pairs as (
 
     select
-        l.record_id as record_id_l,
-        r.record_id as record_id_r,
+        least(l.record_id, r.record_id) as record_id_l,
+        greatest(l.record_id, r.record_id) as record_id_r,
         l.entity_type,
         l.blocking_rule
-    from usable_keys as l
-    inner join usable_keys as r
+    from {{ 'again_keys' if extending else 'usable_keys' }} as l
+    inner join {{ 'blocking_keys' if extending else 'usable_keys' }} as r
         -- the key first: a merge join then sorts by it, which tells most rows apart at once
         on
             l.blocking_key = r.blocking_key
             and l.blocking_rule = r.blocking_rule
             and l.entity_type = r.entity_type
-            and l.record_id < r.record_id
+            and l.record_id {{ '<>' if extending else '<' }} r.record_id
 
 ),
 
--- a record has one key per rule, so a pair meets each rule at most once
+-- a record has one key per rule, so a pair meets each rule at most once (from each side)
 rules_per_pair as (
 
     select
         record_id_l,
         record_id_r,
         entity_type,
-        bit_or({{ blocking_rule_bit('blocking_rule') }}) as blocking_rule_bits,
-        count(*) as blocking_rule_count
+        bit_or({{ blocking_rule_bit('blocking_rule') }}) as blocking_rule_bits
     from key_pairs
     group by record_id_l, record_id_r, entity_type
 
@@ -78,7 +121,9 @@ final as (
         record_id_r,
         entity_type,
         {{ blocking_rule_names('blocking_rule_bits') }} as blocking_rules,
-        blocking_rule_count
+        {{ blocking_rule_count('blocking_rule_bits') }} as blocking_rule_count,
+        now() as paired_at,
+        {{ fingerprint_value(fingerprint) }} as paired_by
     from rules_per_pair
 
 )

@@ -129,28 +129,34 @@ def _record_versions(db: database.Database) -> dict[tuple, str]:
     return _row_versions(db, "int_customer_records", "record_id")
 
 
-def _contents(db: database.Database, table: str, fingerprint_column: str) -> set[tuple]:
-    """Every row of an identity table, without the fingerprint of the SQL that computed it."""
+def _contents(db: database.Database, table: str, *build_columns: str) -> set[tuple]:
+    """Every row of an identity table, without the columns that say how and when it was built (the
+    fingerprint of the SQL that computed it, a build time)."""
     columns = [
         name
         for (name,) in _rows(
             db,
             f"select column_name from information_schema.columns where table_schema = '{IDENTITY}'"
-            f" and table_name = '{table}' and column_name <> '{fingerprint_column}'",
+            f" and table_name = '{table}' and column_name <> all(%s)",
+            (list(build_columns),),
         )
     ]
     return set(_rows(db, f"select {', '.join(columns)} from {IDENTITY}.{table}"))
 
 
 def _run_models(
-    settings: Settings, warehouse: database.Database, *models: str, full_refresh: bool = False
+    settings: Settings,
+    warehouse: database.Database,
+    *models: str,
+    full_refresh: bool = False,
+    dbt_vars: dict | None = None,
 ) -> None:
     run_dbt(
         settings,
         warehouse,
         "run",
         select=list(models),
-        dbt_vars=MATCHING_VARS,
+        dbt_vars={**MATCHING_VARS, **(dbt_vars or {})},
         extra_args=["--full-refresh"] if full_refresh else [],
     )
 
@@ -213,37 +219,125 @@ def test_a_build_keys_only_the_records_whose_entered_rows_changed(
         )
 
 
+PAIRING = ("int_customer_records", "int_customer_blocking_keys", "int_customer_blocks", "int_customer_pairs")
+
+
+def _pair_versions(db: database.Database) -> dict[tuple, str]:
+    return _row_versions(db, "int_customer_pairs", "record_id_l", "record_id_r")
+
+
+def _pairs_as_rebuilt(
+    settings: Settings, warehouse: database.Database, dbt_vars: dict | None = None
+) -> tuple[set[tuple], set[tuple]]:
+    """The pairs as built, then as a build of the pairs alone from scratch finds them (the table is
+    left so)."""
+    built = _contents(warehouse, "int_customer_pairs", "paired_at", "paired_by")
+    _run_models(settings, warehouse, "int_customer_pairs", full_refresh=True, dbt_vars=dbt_vars)
+    return built, _contents(warehouse, "int_customer_pairs", "paired_at", "paired_by")
+
+
+@pytest.mark.e2e
+def test_a_build_pairs_again_only_the_records_whose_keys_or_blocks_changed(
+    matched: MatchingData, settings: Settings, warehouse: database.Database
+) -> None:
+    before = _pair_versions(warehouse)
+    _run_models(settings, warehouse, *PAIRING)
+    assert _pair_versions(warehouse) == before, "nothing changed, yet records were paired again"
+
+    # one record takes the email of a record it shared no pair with (a new pair, by email); another is
+    # no longer entered (its pairs go)
+    paired = {record for pair in before for record in pair}
+    emails = dict(
+        _rows(
+            warehouse,
+            f"select record_id, email from {IDENTITY}.int_customer_entered_records"
+            " where email is not null and entity_type = 'person' order by record_id",
+        )
+    )
+    edited, gone = sorted(paired & emails.keys())[:2]
+    partner = next(
+        record
+        for record in sorted(paired & emails.keys(), reverse=True)
+        if (min(edited, record), max(edited, record)) not in before and emails[record] != emails[edited]
+    )
+    with database.connect(warehouse) as conn, conn.cursor() as cur:
+        cur.execute(
+            f"update {IDENTITY}.int_customer_entered_records set email = %s where record_id = %s",
+            (emails[partner], edited),
+        )
+        cur.execute(f"delete from {IDENTITY}.int_customer_entered_records where record_id = %s", (gone,))
+    try:
+        _run_models(settings, warehouse, *PAIRING)
+        after = _pair_versions(warehouse)
+        rewritten = {pair for pair, xmin in after.items() if before.get(pair) != xmin}
+        assert rewritten and all(edited in pair for pair in rewritten), rewritten
+        assert (min(edited, partner), max(edited, partner)) in rewritten
+        assert not any(gone in pair for pair in after)
+        assert {pair for pair in before if gone not in pair and edited not in pair} <= after.keys()
+        incremental, rebuilt = _pairs_as_rebuilt(settings, warehouse)
+        assert incremental == rebuilt
+
+        # a smaller block limit makes the largest usable blocks oversized: their records, whose keys did
+        # not change, lose the pairs only those blocks gave them; and get them back with the limit
+        (largest,) = _rows(
+            warehouse,
+            f"select max(block_size) from {IDENTITY}.int_customer_blocks where not is_oversized_block",
+        )[0]
+        assert largest >= 3, "the fixture has no block of three records"
+        smaller = {"max_block_size": largest - 1}
+        _run_models(settings, warehouse, "int_customer_blocks", "int_customer_pairs", dbt_vars=smaller)
+        limited, rebuilt = _pairs_as_rebuilt(settings, warehouse, dbt_vars=smaller)
+        assert limited == rebuilt and len(limited) < len(incremental)
+        _run_models(settings, warehouse, "int_customer_blocks", "int_customer_pairs")
+        restored, rebuilt = _pairs_as_rebuilt(settings, warehouse)
+        assert restored == rebuilt == incremental
+    finally:
+        _run_models(
+            settings,
+            warehouse,
+            "int_customer_entered_records",
+            *PAIRING,
+            full_refresh=True,
+        )
+
+
 # last in the module: it edits the identity tables, and puts them back as built at the end
 @pytest.mark.e2e
-def test_a_build_compares_only_the_pairs_whose_records_or_rules_changed(
+def test_a_build_compares_only_the_pairs_found_again(
     matched: MatchingData, settings: Settings, warehouse: database.Database
 ) -> None:
     def compare(full_refresh: bool = False) -> None:
         _run_models(settings, warehouse, "int_customer_pair_comparisons", full_refresh=full_refresh)
 
+    compare()  # the pairs as the tests before this one left them (built whole: all found again)
     before = _comparison_versions(warehouse)
     compare()
     assert _comparison_versions(warehouse) == before, "nothing changed, yet pairs were compared again"
 
     # one record's first name changes, one pair is no longer a candidate, another is found by one more rule.
-    # The record changes as int_customer_records rebuilds it when its entered values change: its keys and
-    # its entered_hash, which the comparisons' hash reads (the keys are a function of it and keyed_by)
+    # They change as a build of int_customer_records and int_customer_pairs changes them: the record's
+    # keys, and each pair of it, found again, stamped with the pairing build's time (as is the pair
+    # found by one more rule)
     pairs = sorted(before)
     edited = pairs[0]
     gone, refound = [pair for pair in pairs if edited[0] not in pair][:2]
     with database.connect(warehouse) as conn, conn.cursor() as cur:
         cur.execute(
-            f"update {IDENTITY}.int_customer_records"
-            " set first_name_key = first_name_key || 'x', entered_hash = md5(entered_hash)"
+            f"update {IDENTITY}.int_customer_records set first_name_key = first_name_key || 'x'"
             " where record_id = %s",
             (edited[0],),
+        )
+        cur.execute(
+            f"update {IDENTITY}.int_customer_pairs set paired_at = now()"
+            " where record_id_l = %s or record_id_r = %s",
+            (edited[0], edited[0]),
         )
         cur.execute(
             f"delete from {IDENTITY}.int_customer_pairs where record_id_l = %s and record_id_r = %s", gone
         )
         cur.execute(
-            f"update {IDENTITY}.int_customer_pairs set blocking_rules = blocking_rules || ',phone'"
-            " where record_id_l = %s and record_id_r = %s",
+            f"update {IDENTITY}.int_customer_pairs set blocking_rules = blocking_rules || ',phone',"
+            " paired_at = now() where record_id_l = %s and record_id_r = %s",
             refound,
         )
     try:
