@@ -8,63 +8,96 @@
 -#}
 
 
+{#- The newest `column` value of the built table (this model's), as a SQL timestamp literal: up to when
+    it has taken its input's rows, for a model that takes the rows stamped after it. '-infinity' for a
+    table built whole (not incremental), empty, or built before it had the column. A literal, read when
+    the model (or a hook) is rendered, lets the planner estimate from the statistics how few input
+    rows are newer; a subquery would be a guess. -#}
+{% macro built_through(column) -%}
+    {%- set through = '-infinity' -%}
+    {%- if execute and is_incremental() -%}
+        {%- set built_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
+        {%- if column in built_columns -%}
+            {%- set through = run_query(
+                "select coalesce(max(" ~ column ~ "), '-infinity')::text from " ~ this
+            ).columns[0].values()[0] -%}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return("'" ~ through ~ "'::timestamptz") }}
+{%- endmacro %}
+
+
 {#- The records whose pairs a build computes again: keyed, or in a block whose usability changed, after
-    the newest pair of `pairs` (all records when it has none). A pair of such a record may be new,
-    gone or found by other rules; every other pair is as built. -#}
-{% macro records_to_pair_again(pairs, blocking_keys, blocks) -%}
-    {%- set paired_through -%}
-        (select coalesce(max(paired_at), '-infinity'::timestamptz) from {{ pairs }})
-    {%- endset -%}
+    `paired_through` (built_through('paired_at')). A pair of such a record may be new, gone or found by
+    other rules; every other pair is as built. -#}
+{% macro records_to_pair_again(paired_through, blocking_keys, blocks) -%}
     select keyed.record_id
     from {{ blocking_keys }} as keyed
     where keyed.keyed_at > {{ paired_through }}
     union
+    {# the few changed blocks first: their members are then found by the keys' index #}
     select members.record_id
-    from {{ blocking_keys }} as members
-    inner join {{ blocks }} as blocks
+    from {{ blocks }} as blocks
+    inner join {{ blocking_keys }} as members
         on
-            members.blocking_key = blocks.blocking_key
-            and members.blocking_rule = blocks.blocking_rule
-            and members.entity_type = blocks.entity_type
+            blocks.blocking_key = members.blocking_key
+            and blocks.blocking_rule = members.blocking_rule
+            and blocks.entity_type = members.entity_type
     where blocks.usability_changed_at > {{ paired_through }}
 {%- endmacro %}
 
 
 {#- Pre-hook of int_customer_pairs: before a build adds the pairs of the records it pairs again, delete
-    their built pairs, and the pairs of records that are gone (no longer in `records`). The build that
-    follows finds the newest remaining pair older than or as old as the one this hook saw, so it pairs
-    again at least these records. Nothing to delete in a table built whole. -#}
+    their built pairs, and the pairs of records that are gone (no longer in `records`). Nothing to
+    delete in a table built whole, empty, or built before pairs had a paired_at (the build pairs every
+    record; the post-hook below deletes the old pairs). Its `paired_through` and the model's are read
+    from the same table, before the hook deletes any pair. -#}
 {% macro delete_pairs_to_pair_again(blocking_keys, blocks, records) -%}
-{%- if is_incremental() -%}
+{%- set paired_through = built_through('paired_at') -%}
+{%- if paired_through != "'-infinity'::timestamptz" -%}
 with
 
 again as materialized (
 
-    {{ records_to_pair_again(this, blocking_keys, blocks) }}
+    {{ records_to_pair_again(paired_through, blocking_keys, blocks) }}
     union
-    select built.record_id_l
-    from {{ this }} as built
-    where not exists (select 1 from {{ records }} as live where live.record_id = built.record_id_l)
-    union
-    select built.record_id_r
-    from {{ this }} as built
-    where not exists (select 1 from {{ records }} as live where live.record_id = built.record_id_r)
+    {# both ends of every pair against one hash of the live records #}
+    select built.record_id
+    from (
+        select record_id_l as record_id from {{ this }}
+        union all
+        select record_id_r as record_id from {{ this }}
+    ) as built
+    where not exists (select 1 from {{ records }} as live where live.record_id = built.record_id)
 
 )
 
 delete from {{ this }}
 where
-    record_id_l = any(array(select again.record_id from again))
-    or record_id_r = any(array(select again.record_id from again))
+    record_id_l in (select again.record_id from again)
+    or record_id_r in (select again.record_id from again)
 {%- endif -%}
 {%- endmacro %}
 
 
 {#- Post-hook of int_customer_pairs: a build whose SQL or inputs' SQL changed (`paired_by`) pairs every
-    record; the pairs built before it, with another fingerprint, are then stale. -#}
+    record; the pairs built before it, with another fingerprint (or none: built before the column
+    was), are then stale. A build that found no pair deletes none. -#}
 {% macro delete_pairs_of_another_fingerprint() -%}
 {%- if is_incremental() -%}
+with
+
+this_build as (
+
+    select paired_by from {{ this }}
+    where paired_at = now()
+    limit 1
+
+)
+
 delete from {{ this }}
-where paired_by <> (select paired_by from {{ this }} where paired_at = now() limit 1)
+where
+    paired_by is distinct from (select this_build.paired_by from this_build)
+    and exists (select 1 from this_build)
 {%- endif -%}
 {%- endmacro %}

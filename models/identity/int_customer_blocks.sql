@@ -6,11 +6,13 @@
     var('max_block_size') records is oversized: its key is too common to be evidence, and it yields no
     pairs (int_customer_pairs), so the number of pairs grows with the records, not with their square.
 
-    `usability_changed_at`: when the block last became oversized or usable (or first had two records).
-    The blocks are counted whole on every build; the previous build's table (this model, still in
-    place while its new version is created) tells which blocks crossed the size limit since. A block
-    that crosses it changes the pairs of records whose keys did not change, and int_customer_pairs,
-    which pairs only the records changed since its last build, reads it to pair those records again.
+    `usability_changed_at`: when the block last became oversized, or usable again. The blocks are
+    counted whole on every build; the previous build's table (this model, still in place while its new
+    version is created) tells which blocks crossed the size limit since. A block that crosses it
+    changes the pairs of records whose keys did not change, and int_customer_pairs, which pairs only
+    the records keyed since its last build, reads it to pair those records again. A block new since
+    the previous build has '-infinity': every record of it but one at most was keyed since (it gained
+    the key), and so is paired again anyway. Without a previous table, every block has the build's time.
 -#}
 {%- set built = adapter.get_relation(this.database, this.schema, this.identifier) if execute else none -%}
 {%- set built_columns = adapter.get_columns_in_relation(built) | map(attribute='name') | list if built else [] -%}
@@ -74,6 +76,9 @@ final as (
         sized.is_oversized_block,
         {% if has_built_blocks -%}
             case
+                -- a new block: at most one of its records is not keyed since, and that one's pairs
+                -- with the others are found from their side
+                when built_blocks.is_oversized_block is null then '-infinity'::timestamptz
                 when built_blocks.is_oversized_block = sized.is_oversized_block
                     then built_blocks.usability_changed_at
                 else now()

@@ -61,10 +61,7 @@ changed as {{ 'materialized' if extending else 'not materialized' }} (
         pairs.paired_at
     from pairs
     {%- if extending %}
-    where pairs.paired_at > (
-        select coalesce(max(built.paired_at), '-infinity'::timestamptz)
-        from {{ this }} as built
-    )
+    where pairs.paired_at > {{ built_through('paired_at') }}
     {%- endif %}
 
 ),

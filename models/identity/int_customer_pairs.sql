@@ -49,13 +49,14 @@ usable_keys as not materialized (
 
 with
 
-blocking_keys as (
+-- read in place (not materialized): a join can then use the tables' indexes and statistics
+blocking_keys as not materialized (
 
     select * from {{ ref('int_customer_blocking_keys') }}
 
 ),
 
-blocks as (
+blocks as not materialized (
 
     select * from {{ ref('int_customer_blocks') }}
 
@@ -64,25 +65,41 @@ blocks as (
 {{ pairing_steps }}
 
 {% if extending %}
--- the records paired again, and their usable keys
+-- the records paired again
 again as materialized (
 
-    {{ records_to_pair_again(this, 'blocking_keys', 'blocks') }}
+    {{ records_to_pair_again(built_through('paired_at'), 'blocking_keys', 'blocks') }}
 
 ),
 
-again_keys as (
+-- their keys, but those of oversized blocks (a key no other record has finds no pair below). Kept
+-- apart: joined below with the keys' index
+again_keys as materialized (
 
-    select usable_keys.*
-    from usable_keys
-    where usable_keys.record_id = any(array(select again.record_id from again))
+    select
+        blocking_keys.record_id,
+        blocking_keys.entity_type,
+        blocking_keys.blocking_rule,
+        blocking_keys.blocking_key
+    from blocking_keys
+    where
+        blocking_keys.record_id in (select again.record_id from again)
+        and not exists (
+            select 1
+            from blocks
+            where
+                blocks.is_oversized_block
+                and blocks.blocking_key = blocking_keys.blocking_key
+                and blocks.blocking_rule = blocking_keys.blocking_rule
+                and blocks.entity_type = blocking_keys.entity_type
+        )
 
 ),
 {% endif %}
 
 -- the pairs each usable key gives. Built whole: each pair once, from its left record. Extended: each key
--- of a record paired again with every other record that has it (a key of a usable block, so usable
--- too); a pair of two records paired again is met from both sides, and bit_or() below counts it once
+-- of a record paired again with every other record that has it (a block of two or more, not
+-- oversized); a pair of two records paired again is met from both sides, and bit_or() counts it once
 key_pairs as (
 
     select
