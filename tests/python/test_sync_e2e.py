@@ -371,28 +371,31 @@ def test_a_cycle_with_no_outside_change_does_nothing(world: SyncWorld, pending: 
     assert system_state(world) == before
 
 
-# the incremental models, and the column with the fingerprint of the SQL that built each row
+# the incremental models, and the columns that say how and when each row was built: the fingerprint of
+# the SQL, and the time of the build that keyed a record or paired a pair (a rebuild has its own)
 INCREMENTAL_TABLES = {
-    "identity.int_customer_records": "keyed_by",
-    "identity.int_customer_blocking_keys": "blocked_by",
-    "identity.int_customer_pair_comparisons": "compared_by",
-    "identity.int_customer_field_winners": "chosen_by",
-    "marts.dim_customer": "built_by",
-    "reverse_etl.sync_field_comparisons": "compared_by",
+    "identity.int_customer_records": ("keyed_by",),
+    "identity.int_customer_blocking_keys": ("blocked_by", "keyed_at"),
+    "identity.int_customer_pairs": ("paired_by", "paired_at"),
+    "identity.int_customer_pair_comparisons": ("compared_by", "paired_at"),
+    "identity.int_customer_field_winners": ("chosen_by",),
+    "marts.dim_customer": ("built_by",),
+    "reverse_etl.sync_field_comparisons": ("compared_by",),
     **{
-        f"reverse_etl.{target}_desired_state": "planned_by" for target in ("crm", "billing", "support", "erp")
+        f"reverse_etl.{target}_desired_state": ("planned_by",)
+        for target in ("crm", "billing", "support", "erp")
     },
 }
 
 
-def _table_contents(world: SyncWorld, table: str, fingerprint_column: str) -> Counter:
+def _table_contents(world: SyncWorld, table: str, build_columns: tuple[str, ...]) -> Counter:
     schema, name = table.split(".")
     columns = [
         column
         for (column,) in world.query(
             "select column_name from information_schema.columns"
-            " where table_schema = %s and table_name = %s and column_name <> %s order by column_name",
-            (schema, name, fingerprint_column),
+            " where table_schema = %s and table_name = %s and column_name <> all(%s) order by column_name",
+            (schema, name, list(build_columns)),
         )
     ]
     return Counter(world.query(f"select {', '.join(columns)} from {table}"))
