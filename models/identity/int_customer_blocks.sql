@@ -4,7 +4,8 @@
     The blocks: the records of an entity type that share a blocking rule's key, with how many they are.
     Only blocks of two records or more (one record pairs with no one). A block of more than
     var('max_block_size') records is oversized: its key is too common to be evidence, and it yields no
-    pairs (int_customer_pairs), so the number of pairs grows with the records, not with their square.
+    pairs (int_customer_pairs): no key pairs every record with every other. The cap is a fixed number,
+    so denser blocks still give more pairs per record as the records grow (docs/matching.md).
 
     `usability_changed_at`: when the block last became oversized, or usable again. The blocks are
     counted whole on every build; the previous build's table (this model, still in place while its new
