@@ -148,15 +148,21 @@ hashed as materialized (
 {#- `changed`: the rows of `relation` (which has `hash_column`, the hash of every input of a row) that
     the built table lacks: no built row has their key (`key_columns`) with that hash. All rows when the
     table cannot be extended (built_with_same_fingerprint). `built_rows_where`: a condition on the built
-    rows (`built`) that keeps one per key, when the table holds several rows per key. -#}
-{% macro changed_rows_cte(relation, fingerprint, key_columns, hash_column, fingerprint_column, built_rows_where=none) -%}
+    rows (`built`) that keeps one per key, when the table holds several rows per key. `since_column`:
+    instead of the hashes, a time `relation` stamps on the rows it changed (the model keeps it): the
+    rows stamped after the newest the built table has (built_through, macros/matching/pairing.sql). -#}
+{% macro changed_rows_cte(
+    relation, fingerprint, key_columns, hash_column, fingerprint_column, built_rows_where=none, since_column=none
+) -%}
 {%- set extending = built_with_same_fingerprint(fingerprint, hash_column, fingerprint_column) %}
 {#- the few changed rows are kept apart; all rows are read in place, where the planner sees them whole #}
 changed as {{ 'materialized' if extending else 'not materialized' }} (
 
     select {{ relation }}.*
     from {{ relation }}
-    {%- if extending %}
+    {%- if extending and since_column %}
+    where {{ relation }}.{{ since_column }} > {{ built_through(since_column) }}
+    {%- elif extending %}
     where not exists (
         select 1
         from {{ this }} as built

@@ -29,7 +29,6 @@ compared as (
 )
 {%- endset -%}
 {%- set fingerprint = model_fingerprint(paired_record_columns('l', 'r') ~ comparison_steps) -%}
-{%- set extending = built_with_same_fingerprint(fingerprint, 'paired_at', 'compared_by') -%}
 {{ changed_rows_config(key_columns, 'int_customer_pairs') }}
 {{ config(pre_hook="set local work_mem = '" ~ var('pairing_work_mem') ~ "'") }}
 
@@ -50,21 +49,8 @@ records as not materialized (
 
 ),
 
--- the pairs found (again) since the newest pair compared; every pair when the table is built whole.
--- The few changed pairs are kept apart; all pairs are read in place, where the planner sees them whole
-changed as {{ 'materialized' if extending else 'not materialized' }} (
-
-    select
-        pairs.record_id_l,
-        pairs.record_id_r,
-        pairs.blocking_rules,
-        pairs.paired_at
-    from pairs
-    {%- if extending %}
-    where pairs.paired_at > {{ built_through('paired_at') }}
-    {%- endif %}
-
-),
+-- the pairs found (again) since the newest pair compared; every pair when the table is built whole
+{{ changed_rows_cte('pairs', fingerprint, key_columns, 'paired_at', 'compared_by', since_column='paired_at') }}
 
 -- the pairs to compare, with both records' columns
 paired as (
