@@ -64,9 +64,12 @@ split_edges_1 as (
 {% for round in range(1, rounds + 1) %}
     {{ label_propagation_ctes('round_' ~ round, 'split_nodes', 'split_edges_' ~ round, passes) }}
 
+    -- one row: the clusters that still join a conflicting pair, as an array. A join with them would be
+    -- sized by the CTE chain's far too high row estimates (a hash join of hundreds of batches, spilled
+    -- to temporary files, for a few hundred rows)
     joined_conflicts_{{ round }} as (
 
-        select distinct label_l.cluster_key
+        select coalesce(array_agg(distinct label_l.cluster_key), array[]::text[]) as cluster_keys
         from conflicts
         inner join round_{{ round }}_labels as label_l on conflicts.record_id_l = label_l.record_id
         inner join round_{{ round }}_labels as label_r on conflicts.record_id_r = label_r.record_id
@@ -80,7 +83,7 @@ split_edges_1 as (
         -- (it would size millions of batches for a few hundred rows)
         select
             split_edges_{{ round }}.*,
-            joined_conflicts_{{ round }}.cluster_key is not null as is_in_joined_cluster,
+            labels.cluster_key = any(joined_conflicts_{{ round }}.cluster_keys) as is_in_joined_cluster,
             row_number() over (
                 partition by labels.cluster_key
                 order by
@@ -91,7 +94,7 @@ split_edges_1 as (
             ) as weakness_rank
         from split_edges_{{ round }}
         inner join round_{{ round }}_labels as labels on split_edges_{{ round }}.record_id_l = labels.record_id
-        left join joined_conflicts_{{ round }} on labels.cluster_key = joined_conflicts_{{ round }}.cluster_key
+        cross join joined_conflicts_{{ round }}
 
     ),
 
