@@ -32,15 +32,47 @@
 
 {% macro postgres__create_unique_key_index(relation, columns) -%}
     {%- set name = relation.identifier ~ '__' ~ (columns | join('__')) ~ '__key' -%}
-    {#- found in the catalog: no statement that would take a lock on the table -#}
-    {%- set found = run_query(
-        "select 1 from pg_catalog.pg_indexes where schemaname = '" ~ relation.schema
-        ~ "' and tablename = '" ~ relation.identifier ~ "' and indexname = '" ~ name ~ "'"
-    ) if execute else none -%}
-    {%- if found is not none and found.rows | length > 0 -%}
+    {%- if index_exists(relation, name) -%}
     select 1
     {%- else -%}
     create unique index if not exists {{ name }}
     on {{ relation }} ({{ columns | join(', ') }})
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- Whether `relation` has the index `name`, read from the catalog: a table that has it needs no
+    `create index if not exists`, which would take a lock on the table. -#}
+{% macro index_exists(relation, name) -%}
+    {%- set found = run_query(
+        "select 1 from pg_catalog.pg_indexes where schemaname = '" ~ relation.schema
+        ~ "' and tablename = '" ~ relation.identifier ~ "' and indexname = '" ~ name ~ "'"
+    ) if execute else none -%}
+    {{ return(found is not none and found.rows | length > 0) }}
+{%- endmacro %}
+
+
+{#-
+    Post-hook: an index on the rows of `relation` where `where` holds, on `columns`, carrying the
+    `include` columns too: a query that reads only those rows and columns is answered from the index
+    alone (an index-only scan), not from the whole table. Named `<table>__<name>__idx`; created once.
+    Other warehouses get no statement.
+-#}
+{% macro create_partial_index(relation, name, columns, include, where) -%}
+    {{ return(adapter.dispatch('create_partial_index', 'customer_sync')(relation, name, columns, include, where)) }}
+{%- endmacro %}
+
+{% macro default__create_partial_index(relation, name, columns, include, where) -%}
+    select 1
+{%- endmacro %}
+
+{% macro postgres__create_partial_index(relation, name, columns, include, where) -%}
+    {%- set index_name = relation.identifier ~ '__' ~ name ~ '__idx' -%}
+    {%- if index_exists(relation, index_name) -%}
+    select 1
+    {%- else -%}
+    create index if not exists {{ index_name }}
+    on {{ relation }} ({{ columns | join(', ') }}) include ({{ include | join(', ') }})
+    where {{ where }}
     {%- endif -%}
 {%- endmacro %}

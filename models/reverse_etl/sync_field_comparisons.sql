@@ -204,8 +204,13 @@ final as (
 {%- set fingerprint = model_fingerprint(comparing_steps) %}
 {{ changed_rows_config(
     ['record_id'], 'customer_xref', ['record_id', 'field'], built_rows_where="field = 'golden_id'",
-    hash_joins_only=true
+    hash_joins_only=true, on_schema_change='append_new_columns'
 ) }}
+{#- a record's hash is read from its golden_id row (`changed`, and the rows of records no longer in
+    customer_xref): an index of those rows answers both without reading the table's other fields -#}
+{{ config(post_hook=[
+    "{{ create_partial_index(this, 'golden_id_rows', ['record_id'], ['compared_hash'], \"field = 'golden_id'\") }}"
+]) }}
 
 with
 
