@@ -25,6 +25,10 @@ from customer_sync.dbt_runner import DbtRun, Progress, run_dbt
 log = logging.getLogger(__name__)
 
 SNAPSHOT_TABLES = ("dim_customer_snapshot", "customer_xref_snapshot")
+# The tests of the seeds alone (defined in seeds/*.yml, every parent a seed): run by the build that
+# loads the seeds, skipped by the builds after it (the tables are the files they tested). `cautious`
+# keeps the tests defined there that also read a model (staging's country codes in ref_country_codes).
+SEED_TESTS_SKIPPED = ["--exclude", "path:seeds", "--indirect-selection", "cautious"]
 HISTORY_EVENTS = ("merge", "split", "move")
 
 
@@ -87,6 +91,11 @@ def _snapshot_rows(cur: psycopg2.extensions.cursor, prefix: str) -> int:
     return sum(count_rows(cur, f"{prefix}snapshots", table) for table in SNAPSHOT_TABLES)
 
 
+def _mark_seeds_loaded(db: database.Database, prefix: str, tables: list[str], digest: str) -> None:
+    with database.connect(db, role="cs_transformer") as conn, conn.cursor() as cur:
+        seeds.mark_seeds_loaded(cur, f"{prefix}staging", tables, digest)
+
+
 def missing_snapshots(run: DbtRun) -> list[str]:
     """The project's snapshots (SNAPSHOT_TABLES) that ``run`` did not include, as names."""
     included = {
@@ -140,13 +149,15 @@ def run_build(
         steps.append(
             run_dbt(settings, db, "seed", dbt_vars=dbt_vars, extra_args=["--full-refresh"], progress=report)
         )
-        with database.connect(db, role="cs_transformer") as conn, conn.cursor() as cur:
-            seeds.mark_seeds_loaded(cur, f"{prefix}staging", seed_tables, digest)
+        if select:  # a partial build may not run the seeds' tests: the next whole build does
+            _mark_seeds_loaded(db, prefix, seed_tables, digest)
     if report:
         report("dbt build")
     # snapshots build inside `dbt build`, after the marts they copy have passed their tests, and their own
     # tests run after them (so a first build on an empty warehouse never tests a snapshot not yet taken)
     skipped = [] if unit_tests else ["--exclude-resource-type", "unit_test"]
+    if seeds_current and not select:
+        skipped += SEED_TESTS_SKIPPED
     selected = list(select)
     if not snapshot:
         skipped += ["--exclude-resource-type", "snapshot", "--exclude", "path:snapshots"]
@@ -165,6 +176,9 @@ def run_build(
     )
 
     build_run = steps[-1]
+    if not seeds_current and not select:
+        # marked once the seeds' tests passed: a build after a failed one loads and tests them again
+        _mark_seeds_loaded(db, prefix, seed_tables, digest)
     missing = missing_snapshots(build_run) if snapshot else []
     if missing:
         # dbt's partial parsing was seen to drop a snapshot from the project for hours of cycles, with no

@@ -161,6 +161,55 @@ def test_run_build_takes_a_snapshot_its_build_did_not_run_from_a_full_parse(
     assert result.step_seconds["build"] == pytest.approx(1.0)
 
 
+def test_the_seeds_tests_run_in_the_build_that_loads_them_and_are_marked_passed_after_it(
+    settings: Settings, warehouse: database.Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dbt runs are stood in for. A build that loads the seeds tests them and marks them loaded only
+    when it passed (a failed build leaves them to be loaded and tested again); a build that finds them
+    loaded leaves their tests out, and a partial build marks them as soon as they are loaded."""
+    calls: list[tuple[str, list[str]]] = []
+    marked: list[str] = []
+    state = {"loaded": False, "fail": False}
+
+    def fake_run_dbt(settings: Settings, db: database.Database, command: str, **kwargs: Any) -> DbtRun:
+        calls.append((command, list(kwargs.get("extra_args") or [])))
+        if command == "build" and state["fail"]:
+            raise RunFailure("dbt build failed")
+        nodes = [
+            NodeOutcome(f"snapshot.customer_sync.{name}", "success", None, None, 0.1)
+            for name in build_module.SNAPSHOT_TABLES
+        ]
+        return DbtRun(command=command, success=True, seconds=0.5, nodes=nodes)
+
+    monkeypatch.setattr(build_module, "run_dbt", fake_run_dbt)
+    monkeypatch.setattr(build_module.seeds, "seeds_loaded", lambda *args: state["loaded"])
+    monkeypatch.setattr(build_module.seeds, "mark_seeds_loaded", lambda *args: marked.append(calls[-1][0]))
+
+    def build(**kwargs: Any) -> list[tuple[str, list[str]]]:
+        calls.clear()
+        build_module.run_build(settings, warehouse, progress=False, unit_tests=False, **kwargs)
+        return calls
+
+    state["fail"] = True
+    with pytest.raises(RunFailure):
+        build()
+    assert [call[0] for call in calls] == ["seed", "build"]
+    assert "path:seeds" not in calls[1][1] and marked == []
+
+    state["fail"] = False
+    assert [call[0] for call in build()] == ["seed", "build"]
+    assert "path:seeds" not in calls[1][1] and marked == ["build"]
+
+    state["loaded"] = True
+    assert [call[0] for call in build()] == ["build"]
+    assert calls[0][1][calls[0][1].index("--exclude") :][:4] == build_module.SEED_TESTS_SKIPPED
+    assert marked == ["build"]
+
+    state["loaded"] = False
+    assert [call[0] for call in build(select=["stg_crm__contacts"])] == ["seed", "build"]
+    assert "path:seeds" not in calls[1][1] and marked == ["build", "seed"]
+
+
 def test_seed_tables_are_loaded_only_when_a_seed_file_changed(scenario: Scenario) -> None:
     """The first build loads the seeds; B and C (no seed file changed) skip the load; D, E and F (a
     steward rules file, a nickname file changed) load them again, and the other tests show that their
@@ -168,6 +217,10 @@ def test_seed_tables_are_loaded_only_when_a_seed_file_changed(scenario: Scenario
     loaded = {name: "seed" in step.result.step_seconds for name, step in scenario.steps.items()}
     assert loaded == {"A": True, "B": False, "C": False, "D": True, "E": True, "F": True}
     assert all("build" in step.result.step_seconds for step in scenario.steps.values())
+    # the builds that loaded the seeds tested them too; B and C, which found them loaded, did not
+    tests = {name: step.result.tests for name, step in scenario.steps.items()}
+    assert tests["A"] == tests["D"] == tests["E"] == tests["F"]
+    assert tests["B"] == tests["C"] < tests["A"]
 
 
 def test_match_parameters_are_estimated_once_and_again_when_their_inputs_change(scenario: Scenario) -> None:
