@@ -217,10 +217,6 @@ def test_seed_tables_are_loaded_only_when_a_seed_file_changed(scenario: Scenario
     loaded = {name: "seed" in step.result.step_seconds for name, step in scenario.steps.items()}
     assert loaded == {"A": True, "B": False, "C": False, "D": True, "E": True, "F": True}
     assert all("build" in step.result.step_seconds for step in scenario.steps.values())
-    # the builds that loaded the seeds tested them too; B and C, which found them loaded, did not
-    tests = {name: step.result.tests for name, step in scenario.steps.items()}
-    assert tests["A"] == tests["D"] == tests["E"] == tests["F"]
-    assert tests["B"] == tests["C"] < tests["A"]
 
 
 def test_match_parameters_are_estimated_once_and_again_when_their_inputs_change(scenario: Scenario) -> None:

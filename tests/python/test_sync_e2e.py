@@ -211,7 +211,12 @@ def settled(world: SyncWorld, first_cycle: dict[str, Any]) -> dict[str, Any]:
     """The cycle right after the first: it lands what the first sync wrote (every record it touched)."""
     xref_before = world.query(XREF_QUERY)
     results = world.cycle()
-    return {"sync": results["sync"], "xref_before": xref_before, "xref_after": world.query(XREF_QUERY)}
+    return {
+        "build": results["build"],
+        "sync": results["sync"],
+        "xref_before": xref_before,
+        "xref_after": world.query(XREF_QUERY),
+    }
 
 
 def test_the_write_back_settles_in_one_cycle(world: SyncWorld, settled: dict[str, Any]) -> None:
@@ -221,6 +226,27 @@ def test_the_write_back_settles_in_one_cycle(world: SyncWorld, settled: dict[str
     assert planned == {t: 0 for t in ("crm", "billing", "support", "erp")}, (counts, planned_writes(world))
     moved = set(settled["xref_after"]) ^ set(settled["xref_before"])
     assert not moved, f"{len(moved)} xref rows changed, e.g. {sorted(moved)[:4]}"
+
+
+def test_the_seeds_tests_run_in_the_build_that_loads_the_seeds_only(
+    world: SyncWorld, first_cycle: dict[str, Any], settled: dict[str, Any]
+) -> None:
+    """The first build loads the seeds and runs every test; the next one finds them loaded and leaves
+    out exactly the tests defined in seeds/*.yml whose every parent is a seed (read from dbt's manifest)."""
+    from customer_sync.dbt_runner import dbt_paths
+
+    first, later = first_cycle["build"], settled["build"]
+    assert "seed" in first["step_seconds"] and "seed" not in later["step_seconds"]
+    manifest = json.loads((dbt_paths(world.settings)[0] / "manifest.json").read_text())
+    seed_tests = [
+        node
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "test"
+        and node["original_file_path"].startswith("seeds/")
+        and all(parent.startswith("seed.") for parent in node["depends_on"]["nodes"])
+    ]
+    assert len(seed_tests) > 10
+    assert first["tests"] - later["tests"] == len(seed_tests)
 
 
 @pytest.fixture(scope="module")
