@@ -5,11 +5,15 @@
     statistics yet (built for the first time): after a build that changed a few rows the old statistics
     still hold, and analysing a wide table costs seconds every build; autovacuum's own analyse catches
     up once enough rows changed.
+    A model may limit the statistics to the columns its readers filter or join on (meta
+    `analyze_columns` in its config): analysing every column of a wide table samples and sorts each of
+    them (0.9 s on the 200,000 entered records, 0.1 s for their record_id alone).
 -#}
 {% macro analyze_after_build() -%}
     {%- set materialized = config.get('materialized') -%}
+    {%- set columns = (config.get('meta') or {}).get('analyze_columns') -%}
     {%- if materialized == 'table' -%}
-        analyze {{ this }}
+        analyze {{ this }}{% if columns %} ({{ columns | join(', ') }}){% endif %}
     {%- elif materialized == 'incremental' -%}
         do $$
         begin

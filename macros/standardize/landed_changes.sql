@@ -4,9 +4,10 @@
     up, when it was loaded), the standardization SQL and the reference seeds. So a build needs to
     standardize only the records whose `renamed` row changed since the last build:
 
-    - `landed_hash` is the md5 of the whole `renamed` row. A record is standardized again when no row
-      of the built table has its record id with that hash (new, changed, re-landed, or its looked-up
-      organization or parent changed).
+    - `landed_hash` is the md5 of the whole `renamed` row, or of the one landed row it renames when it
+      looks nothing up (landed_row_hash). A record is standardized again when no row of the built
+      table has its record id with that hash (new, changed, re-landed, or its looked-up organization
+      or parent changed).
     - `standardized_by` is the fingerprint of everything else the output depends on: the rendered
       SQL of the standardization steps (macros and vars expanded), the model's own file, and dbt's
       checksums of every model and seed upstream of it (ref_country_codes, ref_nicknames …). When it
@@ -130,8 +131,14 @@
 {%- endmacro %}
 
 
-{#- `changed`: the `renamed` rows to standardize in this build, with their hash. -#}
-{% macro landed_changes_ctes(renamed, fingerprint) -%}
+{#- `changed`: the `renamed` rows to standardize in this build, with their hash. `renamed_hashed`: the
+    model's `renamed` rows are a projection of one landed row each (no lookups), and carry that landed
+    row's hash as `landed_hash` already (landed_row_hash): the unchanged rows are then left out before
+    they are renamed, where renaming every row (timestamps, a company-name regex) cost more than the
+    hash (1.9 s against 0.3 s on 55,000 billing customers). Otherwise the whole `renamed` row is hashed,
+    which includes the values it looked up. -#}
+{% macro landed_changes_ctes(renamed, fingerprint, renamed_hashed=false) -%}
+{%- if not renamed_hashed %}
 hashed as materialized (
 
     select
@@ -140,8 +147,20 @@ hashed as materialized (
     from {{ renamed }}
 
 ),
+{%- endif %}
 
-{{ changed_rows_cte('hashed', fingerprint, ['record_id'], 'landed_hash', 'standardized_by') }}
+{{ changed_rows_cte(
+    renamed if renamed_hashed else 'hashed', fingerprint, ['record_id'], 'landed_hash', 'standardized_by'
+) }}
+{%- endmacro %}
+
+
+{#- The landed rows of `source_relation`, each with the md5 of the whole row as `landed_hash`. -#}
+{% macro landed_row_hash(source_relation) -%}
+select
+    landed.*,
+    md5(cast(landed as text)) as landed_hash
+from {{ source_relation }} as landed
 {%- endmacro %}
 
 

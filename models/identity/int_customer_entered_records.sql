@@ -24,6 +24,8 @@
     - otherwise (a change made outside the hub): the value as landed.
     A validity flag follows its value. Ids, deletion flags and clocks are always as landed.
 -#}
+{#- its readers (int_customer_records, and its own next build) read every row and join on record_id -#}
+{{ config(meta={'analyze_columns': ['record_id']}) }}
 {%- set record_sources = var('record_sources', [
     'stg_crm__contacts', 'stg_crm__companies', 'stg_billing__customers',
     'stg_support__users', 'stg_support__organizations', 'stg_erp__partners',

@@ -15,7 +15,7 @@ with
 
 source as (
 
-    select * from {{ source('raw_billing', 'customers') }}
+    {{ landed_row_hash(source('raw_billing', 'customers')) }}
 
 ),
 
@@ -55,12 +55,13 @@ renamed as (
         {{ unix_seconds_to_timestamp('created') }} as source_created_at,
         {{ unix_seconds_to_timestamp('created') }} as source_updated_at,
         _dlt_id as landed_row_id,
+        landed_hash,
         {{ dlt_load_id_to_timestamp('_dlt_load_id') }} as loaded_at
     from typed
 
 ),
 
-{{ landed_changes_ctes('renamed', fingerprint) }}
+{{ landed_changes_ctes('renamed', fingerprint, renamed_hashed=true) }}
 
 {{ steps }}
 

@@ -8,7 +8,7 @@ with
 
 source as (
 
-    select * from {{ source('raw_crm', 'companies') }}
+    {{ landed_row_hash(source('raw_crm', 'companies')) }}
 
 ),
 
@@ -39,12 +39,13 @@ renamed as (
         {{ to_utc_timestamp('created_at') }} as source_created_at,
         {{ to_utc_timestamp('updated_at') }} as source_updated_at,
         _dlt_id as landed_row_id,
+        landed_hash,
         {{ dlt_load_id_to_timestamp('_dlt_load_id') }} as loaded_at
     from source
 
 ),
 
-{{ landed_changes_ctes('renamed', fingerprint) }}
+{{ landed_changes_ctes('renamed', fingerprint, renamed_hashed=true) }}
 
 {{ steps }}
 
