@@ -28,13 +28,15 @@
 
 with
 
-clusters as (
+-- both read in place (never materialized, though read more than once): the planner then sees the tables'
+-- statistics and hashes them, where a guess of a few hundred rows sorted both sides for a merge join
+clusters as not materialized (
 
     select * from {{ ref('int_customer_clusters') }}
 
 ),
 
-previous as (
+previous as not materialized (
 
     {% if is_incremental() %}
         select * from {{ this }}
