@@ -138,19 +138,24 @@
     hash (1.9 s against 0.3 s on 55,000 billing customers). Otherwise the whole `renamed` row is hashed,
     which includes the values it looked up. -#}
 {% macro landed_changes_ctes(renamed, fingerprint, renamed_hashed=false) -%}
-{%- if not renamed_hashed %}
+{#- a table built whole renames every row once (the steps and the final select both read `changed`) -#}
+{%- set renames_changed_only = renamed_hashed
+    and built_with_same_fingerprint(fingerprint, 'landed_hash', 'standardized_by') %}
+{%- if not renames_changed_only %}
 hashed as materialized (
 
     select
-        {{ renamed }}.*,
+        {{ renamed }}.*
+        {%- if not renamed_hashed %},
         md5(cast({{ renamed }} as text)) as landed_hash
+        {%- endif %}
     from {{ renamed }}
 
 ),
 {%- endif %}
 
 {{ changed_rows_cte(
-    renamed if renamed_hashed else 'hashed', fingerprint, ['record_id'], 'landed_hash', 'standardized_by'
+    renamed if renames_changed_only else 'hashed', fingerprint, ['record_id'], 'landed_hash', 'standardized_by'
 ) }}
 {%- endmacro %}
 
