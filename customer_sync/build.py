@@ -115,6 +115,7 @@ def run_build(
     unit_tests: bool = True,
     reseed: bool = False,
     extra_build_args: Sequence[str] = (),
+    extra_env: Mapping[str, str] | None = None,
 ) -> BuildResult:
     """Seed, build and snapshot; ``select`` limits the build (e.g. to the models one file source needs).
 
@@ -126,6 +127,7 @@ def run_build(
     loaded (:mod:`customer_sync.seeds`), or when ``reseed`` is true.
 
     ``progress`` is True (lines on stderr), False (silent) or a callable taking one line.
+    ``extra_env``: environment variables for the dbt calls (:func:`customer_sync.dbt_runner.run_dbt`).
     """
     report: Progress | None = stderr_progress if progress is True else (progress or None)
     prefix = str((dbt_vars or {}).get("schema_prefix", ""))
@@ -147,7 +149,15 @@ def run_build(
             report("dbt seed")
         # seeds are small: reload them from scratch, so a seed whose columns changed never fails the build
         steps.append(
-            run_dbt(settings, db, "seed", dbt_vars=dbt_vars, extra_args=["--full-refresh"], progress=report)
+            run_dbt(
+                settings,
+                db,
+                "seed",
+                dbt_vars=dbt_vars,
+                extra_args=["--full-refresh"],
+                extra_env=extra_env,
+                progress=report,
+            )
         )
         if select:  # a partial build may not run the seeds' tests: the next whole build does
             _mark_seeds_loaded(db, prefix, seed_tables, digest)
@@ -171,6 +181,7 @@ def run_build(
             select=selected,
             dbt_vars=dbt_vars,
             extra_args=["--exclude-resource-type", "seed", *skipped, *extra_build_args],
+            extra_env=extra_env,
             progress=report,
         )
     )
@@ -194,6 +205,7 @@ def run_build(
                 select=missing,
                 dbt_vars=dbt_vars,
                 extra_args=["--no-partial-parse"],
+                extra_env=extra_env,
                 progress=report,
             )
         )

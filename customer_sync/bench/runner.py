@@ -255,7 +255,7 @@ class Bench:
         and the incremental models (blocking keys, pair comparisons) are rebuilt whole
         (``--full-refresh``): every record is blocked and every pair compared, as Splink does.
         """
-        from customer_sync.dbt_runner import run_dbt
+        from customer_sync.dbt_runner import RETRAIN_ENV, run_dbt
 
         assert self.db is not None
         with stage("identity", self.sampler) as result:
@@ -265,7 +265,7 @@ class Bench:
                 "run",
                 select=[IDENTITY_SELECTOR],
                 exclude=["int_customer_records"],
-                dbt_vars={"retrain_match_parameters": True},
+                extra_env=RETRAIN_ENV,
                 extra_args=["--full-refresh"],
             )
             result.records = self.report.stage("build").records if self.report.stage("build") else None

@@ -27,10 +27,12 @@ from customer_sync.output import emit, info
 def build(as_json: bool, quiet: bool, retrain: bool, reseed: bool) -> None:
     """Run dbt seed (when a seed file changed), build (models, data tests, unit tests) and snapshot."""
     from customer_sync.build import run_build
+    from customer_sync.dbt_runner import RETRAIN_ENV
 
     settings = load_settings()
     db = database.ensure_ready(settings)
     info(f"building on {db.describe()}", as_json)
-    dbt_vars = {"retrain_match_parameters": True} if retrain else None
-    result = run_build(settings, db, progress=not quiet, dbt_vars=dbt_vars, reseed=reseed)
+    result = run_build(
+        settings, db, progress=not quiet, extra_env=RETRAIN_ENV if retrain else None, reseed=reseed
+    )
     emit(result.as_dict(), as_json, result.describe())

@@ -8,8 +8,10 @@
 
     A model estimates again (trains) when any of these holds:
     - it has never been built, or was built before it kept training columns;
-    - var('retrain_match_parameters') is true (`customer-sync build --retrain`; `evaluate` and the
-      bench's timed resolution always train);
+    - var('retrain_match_parameters') is true, or the environment variable
+      CUSTOMER_SYNC_RETRAIN_MATCH_PARAMETERS is `true` (`customer-sync build --retrain` and the bench's
+      timed resolution set it; `evaluate` sets the var). The environment variable is read only when the
+      model runs, so unlike a changed var it does not make dbt parse the whole project again;
     - what training depends on changed: the comparison levels' SQL, seeds/match_parameters.csv, or the
       vars of the estimation (the model passes them in its fingerprint);
     - the number of standardized records moved by more than var('match_parameters_retrain_growth')
@@ -52,7 +54,10 @@
 
 {#- Whether the current model (`this`) must estimate its parameters again; see the file's comment. -#}
 {% macro match_parameters_need_training(fingerprint) -%}
-    {%- if not execute or var('retrain_match_parameters', false) -%}
+    {#- `or` stops at the first true: the environment variable is read at execution only, never while
+        parsing, so dbt does not record it as a parse input -#}
+    {%- if not execute or var('retrain_match_parameters', false)
+        or env_var('CUSTOMER_SYNC_RETRAIN_MATCH_PARAMETERS', 'false') | lower == 'true' -%}
         {{ return(true) }}
     {%- endif -%}
     {%- set existing = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}

@@ -22,7 +22,7 @@ from customer_sync import build as build_module
 from customer_sync import db as database
 from customer_sync.build import BuildResult, missing_snapshots
 from customer_sync.config import Settings
-from customer_sync.dbt_runner import DbtRun, NodeOutcome
+from customer_sync.dbt_runner import RETRAIN_ENV, DbtRun, NodeOutcome, dbt_paths, run_dbt
 from customer_sync.errors import RunFailure
 from tests.python.fixtures.warehouse_data import GoldenWorld, Row, person_rows
 
@@ -315,6 +315,36 @@ def test_bi_reader_can_read_the_marts(scenario: Scenario) -> None:
         assert rows[0][0] > 0, table
     with pytest.raises(psycopg2.errors.InsufficientPrivilege):
         world.query("select count(*) from {p}identity.int_customer_golden_ids", role="bi_reader")
+
+
+def test_retrain_estimates_again_without_parsing_the_project_again(scenario: Scenario) -> None:
+    """`--retrain` (the bench's timed resolution too) sets an environment variable, not a dbt var: the
+    estimate is made again, and dbt parses the project only partly (a changed var costs a full parse)."""
+    world = scenario.world
+    estimates = "select distinct trained_at from {p}identity.int_customer_u_probabilities"
+
+    def run_u(extra_env: dict[str, str] | None) -> str:
+        run_dbt(
+            world.settings,
+            world.db,
+            "run",
+            select=["int_customer_u_probabilities"],
+            dbt_vars=world.dbt_vars,
+            extra_env=extra_env,
+        )
+        log_text = (dbt_paths(world.settings)[1] / "dbt.log").read_text(encoding="utf-8", errors="replace")
+        return log_text[log_text.rindex("Running with dbt") :]
+
+    run_u(None)  # the vars of the scenario's builds, whatever ran last
+    kept = world.query(estimates)
+    assert len(kept) == 1
+    invocation = run_u(RETRAIN_ENV)
+    retrained = world.query(estimates)
+    assert len(retrained) == 1 and retrained != kept
+    assert "Nothing changed, skipping partial parsing" in invocation
+    assert "full parse" not in invocation and "Unable to do partial parsing" not in invocation
+    run_u(None)
+    assert world.query(estimates) == retrained, "kept again once the variable is unset"
 
 
 def test_too_few_label_passes_fail_the_build(golden_world: GoldenWorld, scenario: Scenario) -> None:
