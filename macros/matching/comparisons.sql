@@ -18,7 +18,9 @@
 {% macro matching_record_columns() -%}
     {{ return([
         'record_id', 'entity_type', 'first_name_key', 'first_name_root', 'last_name_key', 'last_name_soundex',
-        'name_key', 'is_name_latin', 'name_tokens_sorted', 'company_key', 'email_key', 'email_local', 'email_domain',
+        'first_name_grams', 'last_name_grams',
+        'name_key', 'is_name_latin', 'name_tokens_sorted', 'company_key', 'company_grams', 'email_key', 'email_local',
+        'email_domain',
         'is_email_local_name', 'phone_digits',
         'phone_tail', 'address_key', 'house_number', 'postcode_key', 'city_key', 'birth_date',
         'national_id_key',
@@ -45,6 +47,10 @@
     case when {{ swapped }} then {{ r }}.last_name_key else {{ r }}.first_name_root end as first_name_root_r,
     {%- elif column == 'last_name_key' %}
     case when {{ swapped }} then {{ r }}.first_name_key else {{ r }}.last_name_key end as last_name_key_r,
+    {%- elif column == 'first_name_grams' %}
+    case when {{ swapped }} then {{ r }}.last_name_grams else {{ r }}.first_name_grams end as first_name_grams_r,
+    {%- elif column == 'last_name_grams' %}
+    case when {{ swapped }} then {{ r }}.first_name_grams else {{ r }}.last_name_grams end as last_name_grams_r,
     {%- else %}
     {{ r }}.{{ column }} as {{ column }}_r,
     {%- endif %}
@@ -96,7 +102,7 @@
         when first_name_root_l = first_name_root_r
             or (length(first_name_root_l) >= 5 and {{ within_one_edit('first_name_root_l', 'first_name_root_r') }}) then 3
         when {{ within_one_edit('first_name_key_l', 'first_name_key_r') }}
-            or {{ ngram_jaccard('first_name_key_l', 'first_name_key_r') }} >= 0.6
+            or {{ grams_jaccard('first_name_grams_l', 'first_name_grams_r') }} >= 0.6
             or {{ within_one_edit("replace(name_key_l, ' ', '')", "replace(name_key_r, ' ', '')") }} then 2
         when left(first_name_key_l, length(first_name_key_r)) = first_name_key_r
             or left(first_name_key_r, length(first_name_key_l)) = first_name_key_l then 1
@@ -114,7 +120,7 @@
         when last_name_key_l = last_name_key_r or replace(name_key_l, ' ', '') = replace(name_key_r, ' ', '') then 4
         when {{ within_one_edit('last_name_key_l', 'last_name_key_r') }} then 3
         when last_name_soundex_l = last_name_soundex_r
-            or {{ ngram_jaccard('last_name_key_l', 'last_name_key_r') }} >= 0.6
+            or {{ grams_jaccard('last_name_grams_l', 'last_name_grams_r') }} >= 0.6
             or {{ token_jaccard('last_name_key_l', 'last_name_key_r') }} >= 0.5 then 2
         else 0
     end
@@ -129,7 +135,7 @@
         when company_key_l = company_key_r then 3
         when (entity_type_l = 'company' and name_tokens_sorted_l = name_tokens_sorted_r)
             or {{ within_one_edit('company_key_l', 'company_key_r') }} then 2
-        when {{ ngram_jaccard('company_key_l', 'company_key_r') }} >= 0.6
+        when {{ grams_jaccard('company_grams_l', 'company_grams_r') }} >= 0.6
             or {{ token_jaccard('company_key_l', 'company_key_r') }} >= 0.5 then 1
         else 0
     end

@@ -4,58 +4,54 @@
 -#}
 
 {#-
-    Jaccard similarity of the sets of character n-grams of two strings, each padded with one space on
-    both sides so that first and last letters count: 1.0 for equal strings, 0.0 for nothing in common.
-
-    Computed in one pass over the gram positions, without grouping the grams: a gram of a padded string
-    counts once, at its first occurrence (strpos finds it there and nowhere earlier), and it is shared
-    when it occurs anywhere in the other padded string (any n characters of it are one of its grams).
-    Shared / (left + right - shared) is then the Jaccard of the two sets, as the same numeric (the
-    value and scale avg() gave over the union of the grams when they were grouped); 0.0 when no side
-    has a gram.
+    The set of character n-grams of a string padded with one space on both sides (so that first and
+    last letters count), as a sorted array without repeats; null for null. int_customer_records keeps
+    the bigrams of the name keys, so that a pair's comparison reads two short arrays instead of cutting
+    both strings into grams again (each record takes part in many pairs: candidates and u's random
+    pairs).
 -#}
-{% macro ngram_jaccard(left_expr, right_expr, n=2) -%}
-    {{ return(adapter.dispatch('ngram_jaccard', 'customer_sync')(left_expr, right_expr, n)) }}
+{% macro char_ngrams(expr, n=2) -%}
+    {{ return(adapter.dispatch('char_ngrams', 'customer_sync')(expr, n)) }}
 {%- endmacro %}
 
-{% macro default__ngram_jaccard(left_expr, right_expr, n) -%}
-    {%- set l_padded = 'padded.l_padded' -%}
-    {%- set r_padded = 'padded.r_padded' -%}
-    {%- set l_gram = 'substr(' ~ l_padded ~ ', gram_positions.position_no, ' ~ n ~ ')' -%}
-    {%- set r_gram = 'substr(' ~ r_padded ~ ', gram_positions.position_no, ' ~ n ~ ')' -%}
-    {%- set l_first -%}
-        (gram_positions.position_no <= length({{ l_padded }}) + 1 - {{ n }}
-            and strpos({{ l_padded }}, {{ l_gram }}) = gram_positions.position_no)
-    {%- endset -%}
-    {%- set r_first -%}
-        (gram_positions.position_no <= length({{ r_padded }}) + 1 - {{ n }}
-            and strpos({{ r_padded }}, {{ r_gram }}) = gram_positions.position_no)
-    {%- endset -%}
-    {%- set shared -%}
-        ({{ l_first }} and strpos({{ r_padded }}, {{ l_gram }}) > 0)
-    {%- endset -%}
-    case when {{ left_expr }} is not null and {{ right_expr }} is not null then (
+{% macro default__char_ngrams(expr, n) -%}
+    case when {{ expr }} is not null then array(
+        select distinct substr(' ' || {{ expr }} || ' ', gram_positions.position_no, {{ n }})
+        from generate_series(1, length({{ expr }}) + 3 - {{ n }}) as gram_positions (position_no)
+        order by 1
+    ) end
+{%- endmacro %}
+
+
+{#-
+    Jaccard similarity of two gram sets (arrays without repeats, as char_ngrams makes them): shared
+    grams over all grams, 1.0 for equal sets, 0.0 for nothing in common; null when either is null.
+    The shared grams are counted once, in a subquery over the left array.
+-#}
+{% macro grams_jaccard(left_grams, right_grams) -%}
+    {{ return(adapter.dispatch('grams_jaccard', 'customer_sync')(left_grams, right_grams)) }}
+{%- endmacro %}
+
+{% macro default__grams_jaccard(left_grams, right_grams) -%}
+    case when {{ left_grams }} is not null and {{ right_grams }} is not null then (
         select coalesce(
-            count(*) filter (where {{ shared }}) * 1.0
-            / nullif(
-                count(*) filter (where {{ l_first }}) + count(*) filter (where {{ r_first }})
-                - count(*) filter (where {{ shared }}),
-                0
-            ),
+            shared.gram_count * 1.0
+            / nullif(cardinality({{ left_grams }}) + cardinality({{ right_grams }}) - shared.gram_count, 0),
             0.0
         )
-        {# the padded strings are built once per pair, not once per use and gram position: the limit (of
-            a subquery that has one row) keeps Postgres from inlining them into every use #}
         from (
-            select
-                ' ' || {{ left_expr }} || ' ' as l_padded,
-                ' ' || {{ right_expr }} || ' ' as r_padded
-            limit 1 -- noqa: AM09
-        ) as padded
-        cross join lateral generate_series(
-            1, greatest(length(padded.l_padded), length(padded.r_padded)) + 1 - {{ n }}
-        ) as gram_positions (position_no)
+            select count(*) as gram_count
+            from unnest({{ left_grams }}) as left_grams (gram)
+            where left_grams.gram = any({{ right_grams }})
+        ) as shared
     ) end
+{%- endmacro %}
+
+
+{#- Jaccard similarity of the character n-gram sets of two strings (grams_jaccard of their char_ngrams),
+    for strings whose grams are not kept. -#}
+{% macro ngram_jaccard(left_expr, right_expr, n=2) -%}
+    {{ grams_jaccard(char_ngrams(left_expr, n), char_ngrams(right_expr, n)) }}
 {%- endmacro %}
 
 

@@ -237,6 +237,44 @@ keyed as materialized (
         entered_hash
     from with_name_keys
 
+),
+
+-- the bigrams of the name keys, which the comparisons' bigram similarity reads: many records share a
+-- name, so every distinct key is cut into grams once (1.6 s for 193,000 records at 100k persons,
+-- against 5.4 s for every record's three keys), then looked up
+name_keys as (
+
+    select distinct name_keys.name_value
+    from keyed
+    cross join
+        lateral (
+            values (keyed.first_name_key), (keyed.last_name_key), (keyed.company_key)
+        ) as name_keys (name_value)
+    where name_keys.name_value is not null
+
+),
+
+name_grams as materialized (
+
+    select
+        name_value,
+        {{ char_ngrams('name_value') }} as grams
+    from name_keys
+
+),
+
+with_grams as (
+
+    select
+        keyed.*,
+        first_name_grams.grams as first_name_grams,
+        last_name_grams.grams as last_name_grams,
+        company_grams.grams as company_grams
+    from keyed
+    left join name_grams as first_name_grams on keyed.first_name_key = first_name_grams.name_value
+    left join name_grams as last_name_grams on keyed.last_name_key = last_name_grams.name_value
+    left join name_grams as company_grams on keyed.company_key = company_grams.name_value
+
 )
 {%- endset -%}
 {%- set fingerprint = model_fingerprint(keying_steps) -%}
@@ -274,7 +312,7 @@ final as (
     select
         *,
         {{ fingerprint_value(fingerprint) }} as keyed_by
-    from keyed
+    from with_grams
 
 )
 
