@@ -163,6 +163,31 @@ def _run_models(
     )
 
 
+def _index_names(db: database.Database, table: str) -> set[str]:
+    sql = "select indexname from pg_indexes where schemaname = %s and tablename = %s"
+    rows = _rows(db, sql, (IDENTITY, table))
+    return {name for (name,) in rows}
+
+
+@pytest.mark.e2e
+def test_a_full_refresh_leaves_the_indexes_to_the_next_build(
+    matched: MatchingData, settings: Settings, warehouse: database.Database
+) -> None:
+    """The incremental builds' indexes (macros/matching/indexes.sql) are made by a build that keeps the
+    table, never by a --full-refresh, which replaces it: the next build makes them, whatever the last."""
+    table = "int_customer_blocking_keys"
+    _run_models(settings, warehouse, table)
+    indexes = _index_names(warehouse, table)
+    assert {f"{table}__blocking_key__idx", f"{table}__record_id__blocking_rule__key"} <= indexes
+    for _ in range(2):  # twice: the first replaces a table with indexes, the second one without
+        _run_models(settings, warehouse, table, full_refresh=True)
+        assert _index_names(warehouse, table) == set()
+    _run_models(settings, warehouse, table)
+    assert _index_names(warehouse, table) == indexes
+    # the keys rebuilt whole carry a new keyed_at: the pairs are found again from them, as a build would
+    _run_models(settings, warehouse, *PAIRING[2:], "int_customer_pair_comparisons")
+
+
 # these two edit the identity tables, and put them back as built at the end: last in the module
 @pytest.mark.e2e
 def test_a_build_keys_only_the_records_whose_entered_rows_changed(
