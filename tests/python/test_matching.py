@@ -141,9 +141,9 @@ def _contents(db: database.Database, table: str, *build_columns: str) -> set[tup
             (list(build_columns),),
         )
     ]
-    rows = _rows(db, f"select {', '.join(columns)} from {IDENTITY}.{table}")
-    # arrays (a record's name grams) come back as lists: as tuples, a row can be in a set
-    return {tuple(tuple(value) if isinstance(value, list) else value for value in row) for row in rows}
+    # as text: an array (a record's name grams) would come back as a list, which a set cannot hold
+    as_text = ", ".join(f"{column}::text" for column in columns)
+    return set(_rows(db, f"select {as_text} from {IDENTITY}.{table}"))
 
 
 def _run_models(

@@ -426,7 +426,8 @@ def _table_contents(world: SyncWorld, table: str, build_columns: tuple[str, ...]
             (schema, name, list(build_columns)),
         )
     ]
-    return Counter(world.query(f"select {', '.join(columns)} from {table}"))
+    # as text: an array (a record's name grams) would come back as a list, which a Counter cannot count
+    return Counter(world.query(f"select {', '.join(f'{column}::text' for column in columns)} from {table}"))
 
 
 def test_incremental_models_equal_a_full_rebuild_after_cycles(
