@@ -19,8 +19,8 @@
     {{ return([
         'record_id', 'entity_type', 'first_name_key', 'first_name_root', 'last_name_key', 'last_name_soundex',
         'first_name_grams', 'last_name_grams',
-        'name_key', 'is_name_latin', 'name_tokens_sorted', 'company_key', 'company_grams', 'email_key', 'email_local',
-        'email_domain',
+        'name_key', 'name_key_unspaced', 'is_name_latin', 'name_tokens_sorted', 'company_key', 'company_grams',
+        'email_key', 'email_local', 'email_domain',
         'is_email_local_name', 'phone_digits',
         'phone_tail', 'address_key', 'house_number', 'postcode_key', 'city_key', 'birth_date',
         'national_id_key',
@@ -98,12 +98,12 @@
     case
         when first_name_key_l is null or first_name_key_r is null then null
         when is_name_latin_l <> is_name_latin_r then null
-        when first_name_key_l = first_name_key_r or replace(name_key_l, ' ', '') = replace(name_key_r, ' ', '') then 4
+        when first_name_key_l = first_name_key_r or name_key_unspaced_l = name_key_unspaced_r then 4
         when first_name_root_l = first_name_root_r
             or (length(first_name_root_l) >= 5 and {{ within_one_edit('first_name_root_l', 'first_name_root_r') }}) then 3
         when {{ within_one_edit('first_name_key_l', 'first_name_key_r') }}
             or {{ grams_jaccard('first_name_grams_l', 'first_name_grams_r') }} >= 0.6
-            or {{ within_one_edit("replace(name_key_l, ' ', '')", "replace(name_key_r, ' ', '')") }} then 2
+            or {{ within_one_edit('name_key_unspaced_l', 'name_key_unspaced_r') }} then 2
         when left(first_name_key_l, length(first_name_key_r)) = first_name_key_r
             or left(first_name_key_r, length(first_name_key_l)) = first_name_key_l then 1
         else 0
@@ -117,7 +117,7 @@
     case
         when last_name_key_l is null or last_name_key_r is null then null
         when is_name_latin_l <> is_name_latin_r then null
-        when last_name_key_l = last_name_key_r or replace(name_key_l, ' ', '') = replace(name_key_r, ' ', '') then 4
+        when last_name_key_l = last_name_key_r or name_key_unspaced_l = name_key_unspaced_r then 4
         when {{ within_one_edit('last_name_key_l', 'last_name_key_r') }} then 3
         when last_name_soundex_l = last_name_soundex_r
             or {{ grams_jaccard('last_name_grams_l', 'last_name_grams_r') }} >= 0.6
@@ -191,11 +191,12 @@
             and (city_key_l is null or city_key_r is null) then null
         when address_key_l = address_key_r
             and coalesce(postcode_key_l = postcode_key_r, city_key_l = city_key_r, true) then 4
-        when ({{ token_jaccard('address_key_l', 'address_key_r') }} >= 0.6
+        {#- the place first: it is cheap, and the street similarity only matters within one place #}
+        when coalesce(postcode_key_l = postcode_key_r, city_key_l = city_key_r, true)
+            and ({{ token_jaccard('address_key_l', 'address_key_r') }} >= 0.6
                 or (house_number_l = house_number_r and {{ ngram_jaccard('address_key_l', 'address_key_r') }} >= 0.4)
                 or address_key_l like address_key_r || ' %'
-                or address_key_r like address_key_l || ' %')
-            and coalesce(postcode_key_l = postcode_key_r, city_key_l = city_key_r, true) then 3
+                or address_key_r like address_key_l || ' %') then 3
         when postcode_key_l = postcode_key_r then 2
         when city_key_l = city_key_r or {{ within_one_edit('postcode_key_l', 'postcode_key_r') }} then 1
         else 0

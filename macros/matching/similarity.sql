@@ -26,25 +26,31 @@
 {#-
     Jaccard similarity of two gram sets (arrays without repeats, as char_ngrams makes them): shared
     grams over all grams, 1.0 for equal sets, 0.0 for nothing in common; null when either is null.
-    The shared grams are counted once, in a subquery over the left array.
+    The shared grams are counted once, in a subquery over the left array; two sets without a gram in
+    common (most pairs of different names) are 0 without it: `&&` (arrays overlap) tells.
 -#}
 {% macro grams_jaccard(left_grams, right_grams) -%}
     {{ return(adapter.dispatch('grams_jaccard', 'customer_sync')(left_grams, right_grams)) }}
 {%- endmacro %}
 
 {% macro default__grams_jaccard(left_grams, right_grams) -%}
-    case when {{ left_grams }} is not null and {{ right_grams }} is not null then (
-        select coalesce(
-            shared.gram_count * 1.0
-            / nullif(cardinality({{ left_grams }}) + cardinality({{ right_grams }}) - shared.gram_count, 0),
-            0.0
+    case
+        when {{ left_grams }} is null or {{ right_grams }} is null then null
+        {#- no gram in common (most pairs of different names): 0 at once, without the subquery #}
+        when not ({{ left_grams }} && {{ right_grams }}) then 0.0
+        else (
+            select coalesce(
+                shared.gram_count * 1.0
+                / nullif(cardinality({{ left_grams }}) + cardinality({{ right_grams }}) - shared.gram_count, 0),
+                0.0
+            )
+            from (
+                select count(*) as gram_count
+                from unnest({{ left_grams }}) as left_grams (gram)
+                where left_grams.gram = any({{ right_grams }})
+            ) as shared
         )
-        from (
-            select count(*) as gram_count
-            from unnest({{ left_grams }}) as left_grams (gram)
-            where left_grams.gram = any({{ right_grams }})
-        ) as shared
-    ) end
+    end
 {%- endmacro %}
 
 

@@ -208,6 +208,9 @@ keyed as materialized (
         last_name_key,
         {{ soundex_code('last_name_key') }} as last_name_soundex,
         name_key,
+        -- the name comparisons also compare the whole name without spaces (a name split differently
+        -- between the fields); kept, so that a comparison does not remove them again at every use
+        replace(name_key, ' ', '') as name_key_unspaced,
         name_key !~ '[^a-z0-9 ]' as is_name_latin,
         {{ sorted_tokens('name_key') }} as name_tokens_sorted,
         {{ sorted_initials('name_key') }} as name_initials,
