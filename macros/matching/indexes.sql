@@ -89,3 +89,27 @@
     where {{ where }}
     {%- endif -%}
 {%- endmacro %}
+
+
+{#-
+    Post-hook: drop the index `<table>__<name>__idx` of `relation` if it is there: an index that an
+    earlier version of the model made and that another one replaces (a changed index keeps its name's
+    old definition under `create index if not exists`, so the replacement has a name of its own).
+    Postgres only.
+-#}
+{% macro drop_replaced_index(relation, name) -%}
+    {{ return(adapter.dispatch('drop_replaced_index', 'customer_sync')(relation, name)) }}
+{%- endmacro %}
+
+{% macro default__drop_replaced_index(relation, name) -%}
+    select 1
+{%- endmacro %}
+
+{% macro postgres__drop_replaced_index(relation, name) -%}
+    {%- set index_name = relation.identifier ~ '__' ~ name ~ '__idx' -%}
+    {%- if index_exists(relation, index_name) -%}
+    drop index {{ relation.schema }}.{{ index_name }}
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}

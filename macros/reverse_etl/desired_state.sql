@@ -168,6 +168,11 @@
         ['record_id'], 'customer_xref', ['record_id', 'native_field'], built_rows_where="field = 'golden_id'",
         hash_joins_only=true
     ) }}
+    {#- the built records' hashes are read from their golden_id rows (`changed`, and the rows of records
+        no longer in customer_xref): an index of those rows answers both without reading the table -#}
+    {{ config(post_hook=[
+        "{{ create_partial_index(this, 'golden_id_rows', ['record_id'], ['desired_hash'], \"field = 'golden_id'\") }}"
+    ]) }}
 {%- endmacro %}
 
 

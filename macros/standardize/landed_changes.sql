@@ -51,10 +51,11 @@
     needs a --full-refresh. `hash_joins_only`: the model's joins of the changed rows go by hash, never
     by nested loop: the planner cannot estimate how many rows a CTE like `changed` holds and guesses a
     few, and a nested loop over thousands of them reads its inner side thousands of times, where a
-    hash join costs about the same for ten rows or ten thousand. -#}
+    hash join costs about the same for ten rows or ten thousand. `strategy`: 'delete+insert', or
+    'upsert_changed_rows' (macros/upsert_changed_rows.sql), which writes only the rows that differ. -#}
 {% macro changed_rows_config(
     key_columns, live_model, row_key_columns=none, live_where=none, on_schema_change='sync_all_columns',
-    built_rows_where=none, hash_joins_only=false
+    built_rows_where=none, hash_joins_only=false, strategy='delete+insert'
 ) -%}
     {%- set row_key = row_key_columns if row_key_columns is not none else key_columns -%}
     {%- set hooks = [] -%}
@@ -69,7 +70,8 @@
     {{ config(
         materialized='incremental',
         unique_key=key_columns,
-        incremental_strategy='delete+insert',
+        incremental_strategy=strategy,
+        row_key_columns=row_key,
         on_schema_change=on_schema_change,
         pre_hook=(["set local enable_nestloop = off"] if hash_joins_only else []),
         post_hook=hooks

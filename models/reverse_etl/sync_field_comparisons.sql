@@ -197,20 +197,31 @@ final as (
         and is_different
         and is_writable
         and (field != 'golden_id' or is_golden_id_holder) as is_hub_write,
-        compared_hash
+        -- on the record's golden_id row, which the next build and the desired states read: a build then
+        -- rewrites only the rows whose values changed (upsert_changed_rows), not every row of the record
+        case when field = 'golden_id' then compared_hash end as compared_hash
     from grouped
 )
 {%- endset -%}
 {%- set fingerprint = model_fingerprint(comparing_steps) %}
 {{ changed_rows_config(
     ['record_id'], 'customer_xref', ['record_id', 'field'], built_rows_where="field = 'golden_id'",
-    hash_joins_only=true, on_schema_change='append_new_columns'
+    hash_joins_only=true, on_schema_change='append_new_columns', strategy='upsert_changed_rows'
 ) }}
-{#- a record's hash is read from its golden_id row (`changed`, and the rows of records no longer in
-    customer_xref): an index of those rows answers both without reading the table's other fields -#}
-{{ config(post_hook=[
-    "{{ create_partial_index(this, 'golden_id_rows', ['record_id'], ['compared_hash'], \"field = 'golden_id'\") }}"
-]) }}
+{#- a record's hash is read from its golden_id row (`changed`, the rows of records no longer in
+    customer_xref, and each desired state's records with their ids in the target): an index of those
+    rows answers all of them without reading the table's other fields (each desired state read all 3.5
+    million rows for its target's 80,000 at 100k persons). It replaces the index `golden_id_rows`,
+    which had the hash only. The other rows have no hash: a table built when every row had one still
+    has the not-null constraint -#}
+{{ config(
+    pre_hook=["{{ drop_not_null_if_set(this, 'compared_hash') }}"],
+    post_hook=[
+        "{{ create_partial_index(this, 'golden_id_rows_by_target', ['target_system', 'record_id'],"
+        ~ " ['object_type', 'source_record_id', 'compared_hash'], \"field = 'golden_id'\") }}",
+        "{{ drop_replaced_index(this, 'golden_id_rows') }}"
+    ]
+) }}
 
 with
 

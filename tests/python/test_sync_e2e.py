@@ -364,10 +364,31 @@ def test_sync_killed_midway_resumes_without_writing_twice(world: SyncWorld, pend
     assert not world.query("select run_id from ops.sync_runs where status = 'running'"), "killed run closed"
 
 
-def test_next_cycle_takes_the_edit_in_and_propagates_it(world: SyncWorld, pending: dict[str, Any]) -> None:
+def _comparison_row_versions(world: SyncWorld, customer_id: str) -> dict[tuple[str, str], tuple[str, str]]:
+    """(record_id, field) -> (the row's version, its values) for a customer's rows of
+    sync_field_comparisons: a row written again has a new version (xmin)."""
+    rows = world.query(
+        "select record_id, field, xmin::text, to_jsonb(c)::text"
+        " from reverse_etl.sync_field_comparisons as c where customer_id = %s",
+        (customer_id,),
+    )
+    return {(record_id, field): (version, values) for record_id, field, version, values in rows}
+
+
+@pytest.fixture(scope="module")
+def propagated(world: SyncWorld, pending: dict[str, Any]) -> dict[str, Any]:
+    """The cycle after the pending work: it lands the person's phone edit. The customer's comparison rows
+    are read before and after it."""
+    before = _comparison_row_versions(world, pending["customer_id"])
+    world.cycle()
+    return {"before": before, "after": _comparison_row_versions(world, pending["customer_id"])}
+
+
+def test_next_cycle_takes_the_edit_in_and_propagates_it(
+    world: SyncWorld, pending: dict[str, Any], propagated: dict[str, Any]
+) -> None:
     record_id, customer_id, new_phone = pending["record_id"], pending["customer_id"], pending["new_phone"]
     # CRM phone is shared (newest) and first in survivorship: the golden record takes the edit
-    world.cycle()
     ((golden_phone,),) = world.query(
         "select phone from marts.dim_customer where customer_id = %s", (customer_id,)
     )
@@ -385,6 +406,21 @@ def test_next_cycle_takes_the_edit_in_and_propagates_it(world: SyncWorld, pendin
     for system, other_id in others:
         records = {str(r["id"]): r for r in world.records(system, tables[system])}
         assert native_values(system, records[other_id]).get("phone") == new_phone, (system, other_id)
+
+
+def test_a_changed_golden_value_rewrites_only_the_comparison_rows_it_changes(
+    propagated: dict[str, Any],
+) -> None:
+    # the customer's rows were all compared again (its golden record changed), but only the rows whose
+    # values changed were written again (upsert_changed_rows): among them every record's phone row (the
+    # new golden phone); the others kept their row version
+    before, after = propagated["before"], propagated["after"]
+    assert before.keys() == after.keys()
+    rewritten = {key for key, (version, _) in after.items() if version != before[key][0]}
+    changed = {key for key, (_, values) in after.items() if values != before[key][1]}
+    assert rewritten == changed
+    assert {(record_id, "phone") for record_id, _ in before} <= changed
+    assert len(rewritten) < len(before), "every row of the customer was written again"
 
 
 def test_a_cycle_with_no_outside_change_does_nothing(world: SyncWorld, pending: dict[str, Any]) -> None:
