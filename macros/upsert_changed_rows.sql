@@ -3,9 +3,11 @@
     keys (`unique_key`) it computed again, but it writes only the rows that differ. A model with several
     rows per key (sync_field_comparisons: one per record and field) recomputes all of a changed key's
     rows, while most of them come out as they were: a customer whose phone changed changes the phone
-    row of each of its records, not the other seventeen fields. Rewriting the unchanged rows cost the
-    1% build its slowest statement (delete+insert of about 100,000 rows of a 3.5-million-row table,
-    4-6 s at 100k persons; each row a new tuple and new index entries).
+    row of each of its records, not the other seventeen fields. Rewriting the unchanged rows made each
+    a new tuple with new index entries: the delete+insert of about 100,000 rows of a 3.5-million-row
+    table took 2.7-5.8 s of a 1% build at 100k persons. Whether writing fewer rows this way is faster
+    is not settled: 1.9-3.6 s on a warehouse after many cycles, but 4.0 s in one bench where
+    delete+insert had taken 2.7 s (docs/benchmarks.md, stop 24); upsert_max_share 0 turns it off.
 
     The model's config names its grain, `row_key_columns` (one row per those columns, a unique index on
     them: create_unique_key_index, made here first if a build after a --full-refresh has none yet).
