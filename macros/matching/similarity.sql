@@ -1,6 +1,8 @@
 {#-
-    String and date similarity measures in plain SQL (no pg_trgm, no fuzzystrmatch).
-    Each takes two SQL expressions and is null when either side is null.
+    String and date similarity measures without extensions (no pg_trgm, no fuzzystrmatch).
+    Each takes two SQL expressions and is null when either side is null. The cheap tests are written
+    inline; what needs a loop over characters, grams or words is a PL/pgSQL function
+    (similarity_functions.sql), called only when the cheap tests leave the answer open.
 -#}
 
 {#-
@@ -26,8 +28,8 @@
 {#-
     Jaccard similarity of two gram sets (arrays without repeats, as char_ngrams makes them): shared
     grams over all grams, 1.0 for equal sets, 0.0 for nothing in common; null when either is null.
-    The shared grams are counted once, in a subquery over the left array; two sets without a gram in
-    common (most pairs of different names) are 0 without it: `&&` (arrays overlap) tells.
+    The shared grams are counted by the function grams_jaccard; two sets without a gram in common (most
+    pairs of different names) are 0 without it: `&&` (arrays overlap) tells.
 -#}
 {% macro grams_jaccard(left_grams, right_grams) -%}
     {{ return(adapter.dispatch('grams_jaccard', 'customer_sync')(left_grams, right_grams)) }}
@@ -36,28 +38,17 @@
 {% macro default__grams_jaccard(left_grams, right_grams) -%}
     case
         when {{ left_grams }} is null or {{ right_grams }} is null then null
-        {#- no gram in common (most pairs of different names): 0 at once, without the subquery #}
+        {#- no gram in common (most pairs of different names): 0 at once, without the function call #}
         when not ({{ left_grams }} && {{ right_grams }}) then 0.0
-        else (
-            select coalesce(
-                shared.gram_count * 1.0
-                / nullif(cardinality({{ left_grams }}) + cardinality({{ right_grams }}) - shared.gram_count, 0),
-                0.0
-            )
-            from (
-                select count(*) as gram_count
-                from unnest({{ left_grams }}) as left_grams (gram)
-                where left_grams.gram = any({{ right_grams }})
-            ) as shared
-        )
+        else {{ similarity_function('grams_jaccard') }}({{ left_grams }}, {{ right_grams }})
     end
 {%- endmacro %}
 
 
-{#- Jaccard similarity of the character n-gram sets of two strings (grams_jaccard of their char_ngrams),
-    for strings whose grams are not kept. -#}
+{#- Jaccard similarity of the character n-gram sets of two strings (as grams_jaccard of their char_ngrams),
+    for strings whose grams are not kept: the function ngram_jaccard cuts both into grams. -#}
 {% macro ngram_jaccard(left_expr, right_expr, n=2) -%}
-    {{ grams_jaccard(char_ngrams(left_expr, n), char_ngrams(right_expr, n)) }}
+    {{ similarity_function('ngram_jaccard') }}({{ left_expr }}, {{ right_expr }}, {{ n }})
 {%- endmacro %}
 
 
@@ -71,23 +62,9 @@
 {% macro default__token_jaccard(left_expr, right_expr) -%}
     case
         when {{ left_expr }} is null or {{ right_expr }} is null then null
-        {# no token in common (the arrays share no element): 0, without unnesting them; most pairs #}
+        {# no token in common (the arrays share no element): 0, without the function call; most pairs #}
         when not (string_to_array({{ left_expr }}, ' ') && string_to_array({{ right_expr }}, ' ')) then 0.0
-        else (
-            select coalesce(avg(case when tokens.sides = 2 then 1.0 else 0.0 end), 0.0)
-            from (
-                select sided.token, count(distinct sided.side) as sides
-                from (
-                    select 1 as side, l_tokens.token
-                    from unnest(string_to_array({{ left_expr }}, ' ')) as l_tokens (token)
-                    union all
-                    select 2 as side, r_tokens.token
-                    from unnest(string_to_array({{ right_expr }}, ' ')) as r_tokens (token)
-                ) as sided
-                where sided.token <> ''
-                group by sided.token
-            ) as tokens
-        )
+        else {{ similarity_function('token_jaccard') }}({{ left_expr }}, {{ right_expr }})
     end
 {%- endmacro %}
 
@@ -95,10 +72,10 @@
 {#-
     True when two strings are at most one Damerau edit apart: equal, or one character inserted,
     deleted or substituted, or two adjacent characters transposed ("jonh" / "john").
-    Cheap guards first (equality, length difference, then the ends), the position scan only when they
-    pass.
+    Cheap guards first (equality, length difference, then the ends), the function within_one_edit (common
+    prefix and suffix, similarity_functions.sql) only when they pass.
 
-    The ends guard is exact (it never rejects a pair the scan accepts). With m the shorter length, one
+    The ends guard is exact (it never rejects a pair the function accepts). With m the shorter length, one
     edit at position i leaves the first P = i - 1 characters equal and the last S characters equal, where
     P + S = m - 1 for a substitution, m - 2 for a transposition of i and i + 1, and m for a character
     inserted into the shorter string; so P + S >= m - 2 always. Hence for every k in 0 .. m - 1, either
@@ -124,28 +101,7 @@
             and right({{ left_expr }}, {{ span }} - ({{ k }})) <> right({{ right_expr }}, {{ span }} - ({{ k }}))
             then false
         {%- endfor %}
-        else exists (
-            select 1
-            from generate_series(1, greatest(length({{ left_expr }}), length({{ right_expr }}))) as edit_positions (i)
-            where
-                {# substitution at i: both equal once the i-th character is removed from each #}
-                left({{ left_expr }}, edit_positions.i - 1) || substr({{ left_expr }}, edit_positions.i + 1)
-                = left({{ right_expr }}, edit_positions.i - 1) || substr({{ right_expr }}, edit_positions.i + 1)
-                {# deletion or insertion at i #}
-                or left({{ left_expr }}, edit_positions.i - 1) || substr({{ left_expr }}, edit_positions.i + 1)
-                = {{ right_expr }}
-                or left({{ right_expr }}, edit_positions.i - 1) || substr({{ right_expr }}, edit_positions.i + 1)
-                = {{ left_expr }}
-                {# transposition of the characters at i and i + 1 #}
-                or (
-                    edit_positions.i < length({{ left_expr }})
-                    and left({{ left_expr }}, edit_positions.i - 1)
-                    || substr({{ left_expr }}, edit_positions.i + 1, 1)
-                    || substr({{ left_expr }}, edit_positions.i, 1)
-                    || substr({{ left_expr }}, edit_positions.i + 2)
-                    = {{ right_expr }}
-                )
-        )
+        else {{ similarity_function('within_one_edit') }}({{ left_expr }}, {{ right_expr }})
     end
 {%- endmacro %}
 

@@ -30,6 +30,7 @@
         {{ return('') }}
     {%- endif -%}
     {%- set parts = [comparison_levels(), var_values | join('|')] -%}
+    {%- do parts.extend(similarity_function_definitions(comparison_levels())) -%}
     {%- for name in model_names -%}
         {%- do parts.append(graph.nodes['model.' ~ project_name ~ '.' ~ name].raw_code) -%}
     {%- endfor -%}

@@ -85,12 +85,14 @@
 {%- endmacro %}
 
 
-{#- md5 of the rendered steps, the current model's file and every upstream model and seed checksum. -#}
+{#- md5 of the rendered steps, the definitions of the functions they call, the current model's file and every
+    upstream model and seed checksum. -#}
 {% macro model_fingerprint(rendered_steps) -%}
     {%- if not execute -%}
         {{ return('') }}
     {%- endif -%}
     {%- set parts = [rendered_steps] -%}
+    {%- do parts.extend(similarity_function_definitions(rendered_steps)) -%}
     {%- do parts.extend(upstream_checksums([model.unique_id])) -%}
     {{ return(local_md5(parts | join('#'))) }}
 {%- endmacro %}

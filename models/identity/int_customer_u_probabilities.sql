@@ -25,8 +25,9 @@ trained as (
 ),
 {%- endif %}
 
--- only the columns the comparisons read: the pairs carry them on both sides
-records as (
+-- only the columns the comparisons read. Not materialized: the hash order reads two of them from the
+-- table, and the sampled pairs join the others in place (sorting the wide rows spilled to disk)
+records as not materialized (
 
     select
         {{ matching_record_columns() | join(',\n        ') }}
@@ -40,10 +41,12 @@ parameters as (
 
 ),
 
+-- the hash order of the record ids alone: the wide columns are joined to the sampled pairs only
 hash_ordered as (
 
     select
-        *,
+        record_id,
+        entity_type,
         row_number() over (partition by entity_type order by md5(record_id)) as hash_rank
     from records
 
@@ -65,10 +68,11 @@ reachable_records as (
 
 ),
 
-random_pairs as (
+sample_pairs as (
 
     select
-        {{ paired_record_columns('l', 'r') }}
+        l.record_id as record_id_l,
+        r.record_id as record_id_r
     from reachable_records as l
     cross join hash_steps
     inner join reachable_records as r
@@ -76,6 +80,16 @@ random_pairs as (
             l.entity_type = r.entity_type
             and r.hash_rank = l.hash_rank + hash_steps.step_no
     where l.hash_rank <= {{ var('u_sample_records', 5000) }}
+
+),
+
+random_pairs as (
+
+    select
+        {{ paired_record_columns('l', 'r') }}
+    from sample_pairs
+    inner join records as l on sample_pairs.record_id_l = l.record_id
+    inner join records as r on sample_pairs.record_id_r = r.record_id
 
 ),
 

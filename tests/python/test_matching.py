@@ -3,6 +3,7 @@ run on a small file source with known truth (tests/python/fixtures/matching.py).
 
 from __future__ import annotations
 
+import random
 from collections import defaultdict
 from itertools import combinations
 
@@ -113,6 +114,92 @@ def test_estimated_parameters_are_plausible(matched: MatchingData, warehouse: da
     assert weights[("last_name", 4)][1] < 0.05 < weights[("first_name", 4)][1] < 0.2
     # conflicting birth dates veto a match whatever else agrees
     assert weights[("birth_date", 0)][2] < -50
+
+
+def _one_edit_apart(left: str, right: str) -> bool:
+    """Damerau distance at most one, by its definition."""
+    if left == right:
+        return True
+    if len(left) == len(right):
+        differ = [i for i, (a, b) in enumerate(zip(left, right, strict=True)) if a != b]
+        swapped = (
+            len(differ) == 2
+            and differ[1] == differ[0] + 1
+            and (left[differ[0]], left[differ[1]]) == (right[differ[1]], right[differ[0]])
+        )
+        return len(differ) == 1 or swapped
+    longer, shorter = (left, right) if len(left) > len(right) else (right, left)
+    return len(longer) == len(shorter) + 1 and any(
+        longer[:i] + longer[i + 1 :] == shorter for i in range(len(longer))
+    )
+
+
+def _ngrams(text: str, n: int = 2) -> set[str]:
+    padded = f" {text} "
+    return {padded[i : i + n] for i in range(len(text) + 3 - n)}
+
+
+def _jaccard(left: set[str], right: set[str]) -> float:
+    return len(left & right) / len(left | right) if left | right else 0.0
+
+
+def _edited(rng: random.Random, text: str, alphabet: str) -> str:
+    """The text after zero to two random edits (substitution, insertion, deletion, transposition)."""
+    for _ in range(rng.choice((0, 1, 1, 2))):
+        i = rng.randrange(len(text) + 1)
+        kind = rng.choice(("substitute", "insert", "delete", "transpose"))
+        if kind == "insert" or not text:
+            text = text[:i] + rng.choice(alphabet) + text[i:]
+        elif kind == "transpose" and len(text) > 1:
+            i = min(i, len(text) - 2)
+            text = text[:i] + text[i + 1] + text[i] + text[i + 2 :]
+        elif kind == "delete":
+            text = text[: min(i, len(text) - 1)] + text[min(i, len(text) - 1) + 1 :]
+        else:
+            i = min(i, len(text) - 1)
+            text = text[:i] + rng.choice(alphabet) + text[i + 1 :]
+    return text
+
+
+@pytest.mark.e2e
+def test_similarity_functions_agree_with_their_definitions(
+    matched: MatchingData, warehouse: database.Database
+) -> None:
+    """The PL/pgSQL similarity functions (macros/matching/similarity_functions.sql) against Python
+    definitions, on random strings and their near copies: accents and CJK letters, words, empty
+    strings, repeated letters."""
+    rng = random.Random(7)
+    alphabet = "aabeilnorst  é中"
+    lefts = ["", "a", "ab", "ba", "aaa"] + [
+        "".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 14))) for _ in range(3000)
+    ]
+    rights = ["", "b", "ba", "ab", "aa"] + [_edited(rng, left, alphabet) for left in lefts[5:]]
+    rows = _rows(
+        warehouse,
+        f"select {IDENTITY}.within_one_edit(l, r), {IDENTITY}.ngram_jaccard(l, r, 2),"
+        f" {IDENTITY}.grams_jaccard(string_to_array(lg, '|'), string_to_array(rg, '|')),"
+        f" {IDENTITY}.token_jaccard(l, r)"
+        " from unnest(%s::text[], %s::text[], %s::text[], %s::text[]) with ordinality as t (l, r, lg, rg, n)"
+        " order by n",
+        (
+            lefts,
+            rights,
+            ["|".join(sorted(_ngrams(left))) for left in lefts],
+            ["|".join(sorted(_ngrams(right))) for right in rights],
+        ),
+    )
+    assert len(rows) == len(lefts)
+    within = 0
+    for left, right, (one_edit, ngram, grams, tokens) in zip(lefts, rights, rows, strict=True):
+        assert one_edit == _one_edit_apart(left, right), (left, right)
+        expected_grams = _jaccard(_ngrams(left), _ngrams(right))
+        assert float(ngram) == pytest.approx(expected_grams, abs=1e-12), (left, right)
+        assert float(grams) == pytest.approx(expected_grams, abs=1e-12), (left, right)
+        words = _jaccard(set(left.split(" ")) - {""}, set(right.split(" ")) - {""})
+        assert float(tokens) == pytest.approx(words, abs=1e-12), (left, right)
+        within += one_edit
+    # the near copies hold both answers in number
+    assert 0.3 < within / len(rows) < 0.9
 
 
 def _row_versions(db: database.Database, table: str, *key_columns: str) -> dict[tuple, str]:
