@@ -11,20 +11,21 @@
     upstream of it changed (`blocked_by`, macros/standardize/landed_changes.sql), or with --full-refresh.
 -#}
 {%- set blocking_rules = blocking_rule_keys() -%}
+{%- set rule_names = "array['" ~ (blocking_rules.keys() | join("', '")) ~ "']" -%}
+{%- set rule_keys = 'array[' ~ (blocking_rules.values() | join(', ')) ~ ']' -%}
 {%- set keying_steps -%}
 
+-- every rule's key of a record from one read of its row (a union of one select per rule read the
+-- records once per rule): the rules and their keys are two arrays unnested side by side
 keys as (
 
-    {% for rule, expression in blocking_rules.items() %}
-        select
-            record_id,
-            entity_type,
-            '{{ rule }}' as blocking_rule,
-            {{ expression }} as blocking_key,
-            entered_hash
-        from changed
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    select
+        record_id,
+        entity_type,
+        unnest({{ rule_names }}) as blocking_rule,
+        unnest({{ rule_keys }}) as blocking_key,
+        entered_hash
+    from changed
 
 ),
 

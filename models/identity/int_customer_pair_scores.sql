@@ -13,7 +13,9 @@ comparisons as (
 
 ),
 
-parameters as (
+-- read in place at each of its joins (not materialized): the scan of a materialized CTE would keep the
+-- whole query in one process, where parallel workers can score the pairs
+parameters as not materialized (
 
     select * from {{ ref('int_customer_match_parameters') }}
 

@@ -12,8 +12,8 @@
     deleted), or with --full-refresh.
 -#}
 {%- set pairing_steps -%}
--- the keys of blocks that yield pairs: two records or more, and not oversized. Read twice and not
--- materialized: each side is then a hash join of the tables, which the planner can run in parallel
+-- the keys of blocks that yield pairs: two records or more, and not oversized. Not materialized: a join
+-- of the tables, which the planner can run in parallel
 usable_keys as not materialized (
 
     select
@@ -99,9 +99,10 @@ again_keys as materialized (
 ),
 {% endif %}
 
--- the pairs each usable key gives. Built whole: each pair once, from its left record. Extended: each key
--- of a record paired again with every other record that has it (a block of two or more, not
--- oversized); a pair of two records paired again is met from both sides, and bit_or() counts it once
+-- the pairs each usable key gives: the key of one record (l) with every other record that has it, in a
+-- block that is therefore usable too (r: the keys alone, without their blocks). Built whole: each pair
+-- once, from its left record. Extended: each key of a record paired again with every other record that
+-- has it; a pair of two records paired again is met from both sides, and bit_or() counts it once
 key_pairs as (
 
     select
@@ -110,7 +111,7 @@ key_pairs as (
         l.entity_type,
         l.blocking_rule
     from {{ 'again_keys' if extending else 'usable_keys' }} as l
-    inner join {{ 'blocking_keys' if extending else 'usable_keys' }} as r
+    inner join blocking_keys as r
         -- the key first: a merge join then sorts by it, which tells most rows apart at once
         on
             l.blocking_key = r.blocking_key
