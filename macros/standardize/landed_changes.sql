@@ -85,8 +85,8 @@
 {%- endmacro %}
 
 
-{#- md5 of the rendered steps, the definitions of the functions they call, the current model's file and every
-    upstream model and seed checksum. -#}
+{#- md5 of the rendered steps, the definitions of the functions they call, the current model's file and
+    every upstream model and seed checksum. -#}
 {% macro model_fingerprint(rendered_steps) -%}
     {%- if not execute -%}
         {{ return('') }}
