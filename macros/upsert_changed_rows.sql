@@ -5,9 +5,9 @@
     rows, while most of them come out as they were: a customer whose phone changed changes the phone
     row of each of its records, not the other seventeen fields. Rewriting the unchanged rows made each
     a new tuple with new index entries: the delete+insert of about 100,000 rows of a 3.5-million-row
-    table took 2.7-5.8 s of a 1% build at 100k persons. Whether writing fewer rows this way is faster
-    is not settled: 1.9-3.6 s on a warehouse after many cycles, but 4.0 s in one bench where
-    delete+insert had taken 2.7 s (docs/benchmarks.md, stop 24); upsert_max_share 0 turns it off.
+    table took 2.7-5.8 s of a 1% build at 100k persons. Timed against delete+insert on the same
+    warehouse (docs/benchmarks.md, stop 25), it takes the same time and writes less than half the rows
+    (fewer dead rows for vacuum); upsert_max_share 0 turns it off.
 
     The model's config names its grain, `row_key_columns` (one row per those columns, a unique index on
     them: create_unique_key_index, made here first if a build after a --full-refresh has none yet).

@@ -29,8 +29,9 @@
     {%- if not execute -%}
         {{ return('') }}
     {%- endif -%}
-    {%- set parts = [comparison_levels(), var_values | join('|')] -%}
-    {%- do parts.extend(similarity_function_definitions(comparison_levels())) -%}
+    {%- set levels = comparison_levels() -%}
+    {%- set parts = [levels, var_values | join('|')] -%}
+    {%- do parts.extend(similarity_function_definitions(levels)) -%}
     {%- for name in model_names -%}
         {%- do parts.append(graph.nodes['model.' ~ project_name ~ '.' ~ name].raw_code) -%}
     {%- endfor -%}
