@@ -411,30 +411,56 @@ golden_id_holders as (
     from live_records
 ),
 
+-- the changed customers' golden records
+changed_golden as (
+    select golden.*
+    from golden
+    inner join changed_customers on golden.customer_id = changed_customers.customer_id
+),
+
+-- when people last changed each record a golden value came from, one row per customer: the sources of
+-- every field are looked up in one join (a join per field hashed the change times once per field: 14
+-- times, and at a first build each of those hash tables took its own work_mem)
+golden_source_times as (
+    select
+        changed_golden.customer_id,
+        {% for field in ['birth_date'] + text_fields %}
+            max(source_changes.last_changed_at) filter (
+                where field_sources.field = '{{ field }}'
+            ) as {{ field }}_source_changed_at{% if not loop.last %},{% endif %}
+        {% endfor %}
+    from changed_golden
+    cross join
+        lateral (
+            values
+            {% for field in ['birth_date'] + text_fields %}
+                ('{{ field }}', changed_golden.{{ field }}_source){{ ',' if not loop.last }}
+            {% endfor %}
+        ) as field_sources (field, source_record_id)
+    inner join golden_source_change_times as source_changes
+        on field_sources.source_record_id = source_changes.record_id
+    group by changed_golden.customer_id
+),
+
 -- the golden record with, for each field, the record its value came from and when people last changed
 -- that record ("newer" compares changes made by people and systems, never the hub's own writes); kept
 -- one row per customer, so that each source record meets its golden record in one join
 golden_customers as (
     select
-        golden.customer_id,
-        golden.entity_type,
-        cast(golden.birth_date as text) as golden_birth_date,
-        golden.birth_date_source,
-        birth_date_changes.last_changed_at as birth_date_source_changed_at,
-        {{ street_address('golden.address_line1', 'golden.address_line2') }} as golden_street_address,
+        changed_golden.customer_id,
+        changed_golden.entity_type,
+        cast(changed_golden.birth_date as text) as golden_birth_date,
+        changed_golden.birth_date_source,
+        golden_source_times.birth_date_source_changed_at,
+        {{ street_address('changed_golden.address_line1', 'changed_golden.address_line2') }}
+            as golden_street_address,
         {% for field in text_fields %}
-            cast(golden.{{ field }} as text) as golden_{{ field }},
-            golden.{{ field }}_source,
-            {{ field }}_changes.last_changed_at as {{ field }}_source_changed_at{% if not loop.last %},{% endif %}
+            cast(changed_golden.{{ field }} as text) as golden_{{ field }},
+            changed_golden.{{ field }}_source,
+            golden_source_times.{{ field }}_source_changed_at{% if not loop.last %},{% endif %}
         {% endfor %}
-    from golden
-    inner join changed_customers on golden.customer_id = changed_customers.customer_id
-    left join golden_source_change_times as birth_date_changes
-        on golden.birth_date_source = birth_date_changes.record_id
-    {% for field in text_fields %}
-        left join golden_source_change_times as {{ field }}_changes
-            on golden.{{ field }}_source = {{ field }}_changes.record_id
-    {% endfor %}
+    from changed_golden
+    left join golden_source_times on changed_golden.customer_id = golden_source_times.customer_id
 ),
 
 -- each record next to its customer's golden record. Address lines 1 and 2 are written together:
