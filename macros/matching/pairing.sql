@@ -12,14 +12,16 @@
     it has taken its input's rows, for a model that takes the rows stamped after it. '-infinity' for a
     table built whole (not incremental), empty, or built before it had the column. A literal, read when
     the model (or a hook) is rendered, lets the planner estimate from the statistics how few input
-    rows are newer; a subquery would be a guess. -#}
-{% macro built_through(column) -%}
+    rows are newer; a subquery would be a guess. `where`: a condition on the built rows that carry
+    the column. -#}
+{% macro built_through(column, where=none) -%}
     {%- set through = '-infinity' -%}
     {%- if execute and is_incremental() -%}
         {%- set built_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
         {%- if column in built_columns -%}
             {%- set through = run_query(
                 "select coalesce(max(" ~ column ~ "), '-infinity')::text from " ~ this
+                ~ (" where " ~ where if where else "")
             ).columns[0].values()[0] -%}
         {%- endif -%}
     {%- endif -%}

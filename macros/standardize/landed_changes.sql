@@ -34,7 +34,8 @@
         incremental_strategy='delete+insert',
         on_schema_change='sync_all_columns',
         post_hook=[
-            "{{ delete_records_no_longer_landed(source('" ~ source_name ~ "', '" ~ table_name ~ "')) }}"
+            "{{ delete_records_no_longer_landed(source('" ~ source_name ~ "', '" ~ table_name ~ "')) }}",
+            "{{ create_matching_index(this, ['standardized_at']) }}"
         ]
     ) }}
 {%- endmacro %}
@@ -208,13 +209,16 @@ changed as {{ 'materialized' if extending else 'not materialized' }} (
 {%- endmacro %}
 
 
-{#- The final select: the standardized rows with what the next build compares. -#}
+{#- The final select: the standardized rows with what the next build compares, and when a build wrote
+    them (`standardized_at`, the build's start): a reader that keeps up to when it took the records
+    (sync_field_comparisons) finds the records written since by the index on it. -#}
 {% macro standardized_with_landing(standardized, fingerprint) -%}
 select
     {{ standardized }}.*,
     changed.landed_row_id,
     changed.landed_hash,
-    {{ fingerprint_value(fingerprint) }} as standardized_by
+    {{ fingerprint_value(fingerprint) }} as standardized_by,
+    {{ build_timestamp() }} as standardized_at
 from {{ standardized }}
 inner join changed
     on {{ standardized }}.record_id = changed.record_id

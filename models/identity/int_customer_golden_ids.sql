@@ -4,6 +4,7 @@
         unique_key='record_id',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        post_hook=["{{ create_matching_index(this, ['changed_at']) }}"],
     )
 }}
 {#-

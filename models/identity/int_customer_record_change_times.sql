@@ -11,7 +11,8 @@
     records the hub wrote since the last build: the ledger's applied operations finished after the newest
     `ledger_read_through` of the built rows (each build stamps its rows with the ledger's newest finish
     time it read; builds and syncs take turns, as a cycle runs them). Only those records' operations are
-    read in order. Records no longer in int_customer_records are deleted. `timed_by` fingerprints this
+    read in order. Records no longer in int_customer_records are deleted. Each row written carries the
+    build's start (`timed_at`, indexed), for sync_field_comparisons to find the rows written after it. `timed_by` fingerprints this
     SQL and everything upstream of it (macros/standardize/landed_changes.sql): when it differs, every
     record is computed again, as with --full-refresh.
 -#}
@@ -19,6 +20,7 @@
 {%- set fingerprint = model_fingerprint(is_within_hub_write('a', 'b', 'c') ~ sync_ledger_operations()) -%}
 {%- set extending = built_with_same_fingerprint(fingerprint, 'ledger_read_through', 'timed_by') -%}
 {{ changed_rows_config(['record_id'], 'int_customer_records') }}
+{{ config(post_hook=["{{ create_matching_index(this, ['timed_at']) }}"]) }}
 
 with
 
@@ -175,7 +177,9 @@ final as (
         end as last_changed_at,
         -- the ledger as this build read it: the next build takes the writes finished after it
         (select max(applied_operations.finished_at) from applied_operations) as ledger_read_through,
-        {{ fingerprint_value(fingerprint) }} as timed_by
+        {{ fingerprint_value(fingerprint) }} as timed_by,
+        -- when a build wrote the row: readers that keep up to when they took the rows find the newer ones
+        {{ build_timestamp() }} as timed_at
     from attributed
 )
 

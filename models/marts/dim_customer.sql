@@ -1,8 +1,10 @@
 {#-
     The golden customer: one row per active golden id, each canonical field chosen by survivorship
     (int_customer_field_winners) with the record it came from (<field>_source) and the rule that chose
-    it (<field>_rule). Timestamps come from the source records, never from the build, so an unchanged
-    source gives an identical row (the snapshot adds nothing).
+    it (<field>_rule). Its timestamps come from the source records, so an unchanged source gives an
+    identical row (the snapshot adds nothing); `built_at` alone says when a build last wrote the row
+    (the snapshot does not check it), which sync_field_comparisons reads through its index to find the
+    customers written since it compared them.
 
     Incremental per customer, as its survivorship: a customer's row is a function of its winners and its
     active records, which int_customer_field_winners.customer_hash covers (each record's entered row,
@@ -18,6 +20,7 @@
 {{ changed_rows_config(
     ['customer_id'], 'int_customer_golden_ids', [], 'is_active', on_schema_change='append_new_columns'
 ) }}
+{{ config(post_hook=["{{ create_matching_index(this, ['built_at']) }}"]) }}
 
 -- imports read twice (the customers' hashes, and the changed customers' rows): never materialized, so
 -- the planner sees the tables and their statistics
@@ -111,7 +114,8 @@ with_fingerprint as (
 
     select
         final.*,
-        {{ fingerprint_value(fingerprint) }} as built_by
+        {{ fingerprint_value(fingerprint) }} as built_by,
+        {{ build_timestamp() }} as built_at
     from final
 
 )

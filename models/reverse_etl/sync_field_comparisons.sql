@@ -5,13 +5,15 @@
 --
 -- Incremental: a record's rows are a function of its staged row, its customer's other live records (which
 -- one holds the golden id), when people last changed them, its customer's golden record, the ownership
--- seed and this SQL. A staged row is a projection of its base row, which is a function of the row's
--- landed_hash; a golden record is a function of its customer_hash (dim_customer). `compared_hash` hashes
--- those of the record and its customer, without reading the wide rows: a build compares only the
--- customers with a record whose hash no built row has (all their records), and deletes the rows of
--- records no longer in customer_xref. `compared_by` fingerprints this SQL and everything upstream of it
--- (macros/standardize/landed_changes.sql): when it differs, every record is compared again, as with
--- --full-refresh.
+-- seed and this SQL. Every input is a row that a build stamps when it writes it: the base row
+-- (standardized_at), the record's change time (timed_at), its golden id (int_customer_golden_ids'
+-- changed_at) and the golden record (dim_customer's built_at). A build compares again every record of
+-- the customers with an input stamped after the newest `compared_at` here (when the last build that
+-- compared records started), found through the stamps' indexes without reading the other rows; the
+-- upsert then writes only the rows that differ, and the rows of records no longer in customer_xref are
+-- deleted. `compared_hash` hashes the inputs of the record and its customer, for the desired states.
+-- `compared_by` fingerprints this SQL and everything upstream of it (macros/standardize/landed_changes.sql):
+-- when it differs, every record is compared again, as with --full-refresh.
 {%- set record_models = [
     ('crm', 'contacts', 'crm_contacts', 'base_crm__contacts'),
     ('crm', 'companies', 'crm_companies', 'base_crm__companies'),
@@ -204,6 +206,8 @@ final as (
 )
 {%- endset -%}
 {%- set fingerprint = model_fingerprint(comparing_steps) %}
+{%- set extending = built_with_same_fingerprint(fingerprint, 'compared_at', 'compared_by') %}
+{%- set compared_through = built_through('compared_at', "field = 'golden_id'") if extending else none %}
 {{ changed_rows_config(
     ['record_id'], 'customer_xref', ['record_id', 'field'], built_rows_where="field = 'golden_id'",
     hash_joins_only=true, on_schema_change='append_new_columns', strategy='upsert_changed_rows'
@@ -219,7 +223,8 @@ final as (
     post_hook=[
         "{{ create_partial_index(this, 'golden_id_rows_by_target', ['target_system', 'record_id'],"
         ~ " ['object_type', 'source_record_id', 'compared_hash'], \"field = 'golden_id'\") }}",
-        "{{ drop_replaced_index(this, 'golden_id_rows') }}"
+        "{{ drop_replaced_index(this, 'golden_id_rows') }}",
+        "{{ create_partial_index(this, 'compared_at', ['compared_at'], ['record_id'], \"field = 'golden_id'\") }}"
     ]
 ) }}
 
@@ -249,8 +254,10 @@ erp_partners as (
     select * from {{ ref('stg_erp__partners') }}
 ),
 
+-- read twice (the records restamped since the last build, through the stamp's index; the changed
+-- customers' records): never materialized
 {% for system, object_type, cte, base_model in record_models %}
-    {{ cte }}_versions as (
+    {{ cte }}_versions as not materialized (
         select * from {{ ref(base_model) }}
     ),
 {% endfor %}
@@ -267,6 +274,10 @@ golden as not materialized (
 
 ownership as (
     select * from {{ ref('field_ownership') }}
+),
+
+golden_id_changes as not materialized (
+    select * from {{ ref('int_customer_golden_ids') }}
 ),
 
 record_change_times as not materialized (
@@ -289,7 +300,66 @@ record_versions as (
     {% endfor %}
 ),
 
--- per live record the golden record covers: its version, its customer and when people last changed it
+{% if extending -%}
+    -- the records a build wrote after this table last compared them (its newest `compared_at`):
+    -- standardized again, timed again, or given another customer or none; each found by the index on
+    -- its stamp
+    restamped_records as (
+        {% for system, object_type, cte, base_model in record_models %}
+            select record_id
+            from {{ cte }}_versions
+            where standardized_at > {{ compared_through }}
+            union all
+        {% endfor %}
+        select record_id
+        from record_change_times
+        where timed_at > {{ compared_through }}
+        union all
+        select record_id
+        from golden_id_changes
+        where changed_at > {{ compared_through }}
+    ),
+
+    -- the customers to compare again: those of the restamped records (now; before and after their golden
+    -- id changed; and as this table compared them last), and those whose golden record a build wrote since
+    changed_customer_ids as (
+        select xref.customer_id
+        from xref
+        where xref.record_id in (select restamped_records.record_id from restamped_records)
+        union all
+        select golden_id_changes.customer_id
+        from golden_id_changes
+        where golden_id_changes.changed_at > {{ compared_through }}
+        union all
+        select golden_id_changes.previous_customer_id
+        from golden_id_changes
+        where golden_id_changes.changed_at > {{ compared_through }}
+        union all
+        select built.customer_id
+        from {{ this }} as built
+        where
+            built.field = 'golden_id'
+            and built.record_id = any(array(select restamped_records.record_id from restamped_records))
+        union all
+        select golden.customer_id
+        from golden
+        where golden.built_at > {{ compared_through }}
+    ),
+
+    changed_customers as (
+        select distinct customer_id
+        from changed_customer_ids
+        where customer_id is not null
+    ),
+{%- else -%}
+    -- a first build, or one after this SQL or anything upstream of it changed: every customer
+    changed_customers as (
+        select distinct customer_id
+        from xref
+    ),
+{%- endif %}
+
+-- the changed customers' live records: their version, their customer and when people last changed them
 record_inputs as (
     select
         record_versions.record_id,
@@ -299,6 +369,7 @@ record_inputs as (
         ) as record_input
     from record_versions
     inner join xref on record_versions.record_id = xref.record_id
+    inner join changed_customers on xref.customer_id = changed_customers.customer_id
     left join record_change_times on record_versions.record_id = record_change_times.record_id
     where not coalesce(record_versions.is_deleted, false)
 ),
@@ -312,8 +383,9 @@ customer_inputs as (
     group by customer_id
 ),
 
--- materialized: the hash is compared with the built rows' in the anti-join of `changed`
-hashed_records as materialized (
+-- every record of those customers (one holds the golden id in each system) with the hash of what its
+-- rows are computed from, which its golden_id row keeps for the desired states
+changed as {{ 'materialized' if extending else 'not materialized' }} (
     select
         record_inputs.record_id,
         record_inputs.customer_id,
@@ -330,23 +402,9 @@ hashed_records as materialized (
     inner join golden on record_inputs.customer_id = golden.customer_id
 ),
 
--- a record has one golden_id row: the built records are read from those
-{{ changed_rows_cte(
-    'hashed_records', fingerprint, ['record_id'], 'compared_hash', 'compared_by',
-    built_rows_where="built.field = 'golden_id'"
-) }}
-
--- a changed record changes its customer's hash: every record of these customers is compared again
-changed_customers as (
-    select distinct customer_id
-    from changed
-),
-
--- the records of those customers (all of them: one holds the golden id in each system)
 customer_records as (
-    select record_inputs.record_id
-    from record_inputs
-    inner join changed_customers on record_inputs.customer_id = changed_customers.customer_id
+    select changed.record_id
+    from changed
 ),
 
 all_records as (
@@ -505,7 +563,10 @@ compared_records as (
 with_fingerprint as (
     select
         *,
-        {{ fingerprint_value(fingerprint) }} as compared_by
+        {{ fingerprint_value(fingerprint) }} as compared_by,
+        -- on the golden_id row: the next build compares again the customers whose inputs a build wrote
+        -- after the newest of these
+        case when field = 'golden_id' then {{ build_timestamp() }} end as compared_at
     from final
 )
 

@@ -441,10 +441,10 @@ INCREMENTAL_TABLES = {
     "identity.int_customer_pairs": ("paired_by", "paired_at"),
     "identity.int_customer_pair_comparisons": ("compared_by", "paired_at"),
     "identity.int_customer_components": ("labelled_by",),
-    "identity.int_customer_record_change_times": ("timed_by", "ledger_read_through"),
+    "identity.int_customer_record_change_times": ("timed_by", "ledger_read_through", "timed_at"),
     "identity.int_customer_field_winners": ("chosen_by",),
-    "marts.dim_customer": ("built_by",),
-    "reverse_etl.sync_field_comparisons": ("compared_by",),
+    "marts.dim_customer": ("built_by", "built_at"),
+    "reverse_etl.sync_field_comparisons": ("compared_by", "compared_at"),
     **{
         f"reverse_etl.{target}_desired_state": ("planned_by",)
         for target in ("crm", "billing", "support", "erp")
