@@ -11,8 +11,9 @@
     records the hub wrote since the last build: the ledger's applied operations finished after the newest
     `ledger_read_through` of the built rows (each build stamps its rows with the ledger's newest finish
     time it read; builds and syncs take turns, as a cycle runs them). Only those records' operations are
-    read in order. Records no longer in int_customer_records are deleted. Each row written carries the
-    build's start (`timed_at`, indexed), for sync_field_comparisons to find the rows written after it. `timed_by` fingerprints this
+    read in order. Records no longer in int_customer_records are deleted. `timed_at` (indexed) is the
+    start of the build that last changed the record's `last_changed_at`, for the readers that take the
+    records changed after their last build (int_customer_field_winners, sync_field_comparisons). `timed_by` fingerprints this
     SQL and everything upstream of it (macros/standardize/landed_changes.sql): when it differs, every
     record is computed again, as with --full-refresh.
 -#}
@@ -162,7 +163,7 @@ attributed as (
             and changed.source_record_id = outside_changes_before_writes.source_record_id
 ),
 
-final as (
+timed as (
     select
         record_id,
         target_system,
@@ -177,10 +178,35 @@ final as (
         end as last_changed_at,
         -- the ledger as this build read it: the next build takes the writes finished after it
         (select max(applied_operations.finished_at) from applied_operations) as ledger_read_through,
-        {{ fingerprint_value(fingerprint) }} as timed_by,
-        -- when a build wrote the row: readers that keep up to when they took the rows find the newer ones
-        {{ build_timestamp() }} as timed_at
+        {{ fingerprint_value(fingerprint) }} as timed_by
     from attributed
-)
+),
+
+-- when a build last changed the record's last change by people (its readers read only that): a row
+-- written again with the same one keeps its stamp (the hub's writes are timed again every cycle, and
+-- would otherwise make every record it wrote look changed to readers that take the rows stamped after
+-- their last build)
+{% if extending -%}
+    final as (
+        select
+            timed.*,
+            case
+                when
+                    built.record_id is not null
+                    and built.last_changed_at is not distinct from timed.last_changed_at
+                    then built.timed_at
+                else {{ build_timestamp() }}
+            end as timed_at
+        from timed
+        left join {{ this }} as built on timed.record_id = built.record_id
+    )
+{%- else -%}
+    final as (
+        select
+            timed.*,
+            {{ build_timestamp() }} as timed_at
+        from timed
+    )
+{%- endif %}
 
 select * from final

@@ -7,7 +7,8 @@
     `entered_hash` is the md5 of the record's entered row: a build keys only the records whose hash no
     built row has, and deletes the records no longer entered. `keyed_by` fingerprints this SQL and
     everything upstream of it (macros/standardize/landed_changes.sql): when it differs, every record is
-    keyed again, as with --full-refresh.
+    keyed again, as with --full-refresh. Each row written carries the build's start (`recorded_at`,
+    indexed), for int_customer_field_winners to find the records written after it chose.
 -#}
 {%- set canonical_columns = canonical_record_column_names() -%}
 {%- set company_by_name = {
@@ -282,6 +283,7 @@ with_grams as (
 {%- endset -%}
 {%- set fingerprint = model_fingerprint(keying_steps) -%}
 {{ changed_rows_config(['record_id'], 'int_customer_entered_records') }}
+{{ config(post_hook=["{{ create_matching_index(this, ['recorded_at']) }}"]) }}
 
 with
 
@@ -314,7 +316,9 @@ final as (
 
     select
         *,
-        {{ fingerprint_value(fingerprint) }} as keyed_by
+        {{ fingerprint_value(fingerprint) }} as keyed_by,
+        -- when a build wrote the row: readers that keep up to when they took the records find the newer ones
+        {{ build_timestamp() }} as recorded_at
     from with_grams
 
 )

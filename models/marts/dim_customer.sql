@@ -7,9 +7,10 @@
     customers written since it compared them.
 
     Incremental per customer, as its survivorship: a customer's row is a function of its winners and its
-    active records, which int_customer_field_winners.customer_hash covers (each record's entered row,
-    its change time, the steward overrides). A build writes again only the customers whose hash no
-    built row has, and deletes the customers no longer active; every customer again when this SQL or
+    active records, and survivorship chooses a customer's winners again whenever any of those changed
+    (each record's entered row, its change time, its golden id, the steward overrides). A build writes
+    again only the customers whose winners were chosen after the newest `built_at` here, and deletes
+    the customers no longer active; every customer again when this SQL or
     anything upstream of it changed (built_by), or with --full-refresh. The contract's primary key
     enforces one row per customer.
 -#}
@@ -17,6 +18,7 @@
 
 {#- the steps below read only this list beyond the model's own file (whose checksum the fingerprint has) -#}
 {%- set fingerprint = model_fingerprint(fields | join(',')) %}
+{%- set extending = built_with_same_fingerprint(fingerprint, 'built_at', 'built_by') %}
 {{ changed_rows_config(
     ['customer_id'], 'int_customer_golden_ids', [], 'is_active', on_schema_change='append_new_columns'
 ) }}
@@ -44,18 +46,22 @@ winners as not materialized (
 
 ),
 
--- one hash per customer (every winner row of a customer has it); materialized for the anti-join
-customer_hashes as materialized (
+-- the customers written again: those whose winners survivorship chose after this table's newest
+-- `built_at` (all of a customer's winners are chosen together, and stamped with the build's start;
+-- found by the index on chosen_at), or every customer when the table is built whole; with their hash
+-- (every winner row of a customer has it)
+changed as materialized (
 
     select
         customer_id,
         min(customer_hash::text)::uuid as customer_hash
     from winners
+    {%- if extending %}
+        where chosen_at > {{ built_through('built_at') }}
+    {%- endif %}
     group by customer_id
 
 ),
-
-{{ changed_rows_cte('customer_hashes', fingerprint, ['customer_id'], 'customer_hash', 'built_by') }}
 
 customers as (
 

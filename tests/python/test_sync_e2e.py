@@ -436,13 +436,13 @@ def test_a_cycle_with_no_outside_change_does_nothing(world: SyncWorld, pending: 
 # the incremental models, and the columns that say how and when each row was built: the fingerprint of
 # the SQL, and the time of the build that keyed a record or paired a pair (a rebuild has its own)
 INCREMENTAL_TABLES = {
-    "identity.int_customer_records": ("keyed_by",),
+    "identity.int_customer_records": ("keyed_by", "recorded_at"),
     "identity.int_customer_blocking_keys": ("blocked_by", "keyed_at"),
     "identity.int_customer_pairs": ("paired_by", "paired_at"),
     "identity.int_customer_pair_comparisons": ("compared_by", "paired_at"),
     "identity.int_customer_components": ("labelled_by",),
     "identity.int_customer_record_change_times": ("timed_by", "ledger_read_through", "timed_at"),
-    "identity.int_customer_field_winners": ("chosen_by",),
+    "identity.int_customer_field_winners": ("chosen_by", "chosen_at"),
     "marts.dim_customer": ("built_by", "built_at"),
     "reverse_etl.sync_field_comparisons": ("compared_by", "compared_at"),
     **{
