@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('int_customer_golden_ids') }}
 -- One row per (source record, canonical field): the golden value, the record's own standardized value,
 -- who owns the field in the record's system and whether the record was updated after the golden value's
 -- source. Every per-target desired state reads this, so the comparison rules live in one place.
@@ -276,9 +277,12 @@ ownership as (
     select * from {{ ref('field_ownership') }}
 ),
 
-golden_id_changes as not materialized (
-    select * from {{ ref('int_customer_golden_ids') }}
-),
+{% if extending -%}
+    -- read for the records whose golden id changed since the last build (a first build needs none)
+    golden_id_changes as not materialized (
+        select * from {{ ref('int_customer_golden_ids') }}
+    ),
+{%- endif %}
 
 record_change_times as not materialized (
     select * from {{ ref('int_customer_record_change_times') }}
