@@ -320,9 +320,9 @@ def test_a_build_keys_only_the_records_whose_entered_rows_changed(
             )
         )
         assert keys == {edited: "person|quistorp", company: "company|quist"}
-        incremental = _contents(warehouse, "int_customer_records", "keyed_by")
+        incremental = _contents(warehouse, "int_customer_records", "keyed_by", "recorded_at")
         _run_models(settings, warehouse, "int_customer_records", full_refresh=True)
-        assert incremental == _contents(warehouse, "int_customer_records", "keyed_by")
+        assert incremental == _contents(warehouse, "int_customer_records", "keyed_by", "recorded_at")
     finally:
         _run_models(
             settings,
