@@ -209,6 +209,22 @@ changed as {{ 'materialized' if extending else 'not materialized' }} (
 {%- endmacro %}
 
 
+{#- The ids of the records whose row a build wrote after `through` (built_through) in any of `stamped`:
+    pairs of a relation with a `record_id` and its stamp column (the start of the build that wrote the
+    row, indexed), read as one `union all` of index lookups. The models that recompute by stamps
+    (int_customer_field_winners, sync_field_comparisons) take their changed records from it. -#}
+{% macro records_stamped_after(through, stamped) -%}
+{%- for relation, column in stamped %}
+select record_id
+from {{ relation }}
+where {{ column }} > {{ through }}
+{%- if not loop.last %}
+union all
+{%- endif %}
+{%- endfor %}
+{%- endmacro %}
+
+
 {#- The final select: the standardized rows with what the next build compares, and when a build wrote
     them (`standardized_at`, the build's start): a reader that keeps up to when it took the records
     (sync_field_comparisons) finds the records written since by the index on it. -#}

@@ -98,17 +98,9 @@ active_records as not materialized (
     -- the records a build wrote after this table last chose (its newest `chosen_at`): entered again,
     -- timed again, or given another customer or none; each found by the index on its stamp
     restamped_records as (
-        select record_id
-        from records
-        where recorded_at > {{ chosen_through }}
-        union all
-        select record_id
-        from change_times
-        where timed_at > {{ chosen_through }}
-        union all
-        select record_id
-        from golden_ids
-        where changed_at > {{ chosen_through }}
+        {{ records_stamped_after(
+            chosen_through, [('records', 'recorded_at'), ('change_times', 'timed_at'), ('golden_ids', 'changed_at')]
+        ) }}
     ),
 
     -- the customers to choose again: those of the restamped records (now, and before their golden id

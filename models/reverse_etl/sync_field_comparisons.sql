@@ -308,20 +308,13 @@ record_versions as (
     -- the records a build wrote after this table last compared them (its newest `compared_at`):
     -- standardized again, timed again, or given another customer or none; each found by the index on
     -- its stamp
+    {%- set stamped = [] %}
+    {%- for system, object_type, cte, base_model in record_models %}
+        {%- do stamped.append((cte ~ '_versions', 'standardized_at')) %}
+    {%- endfor %}
+    {%- do stamped.extend([('record_change_times', 'timed_at'), ('golden_id_changes', 'changed_at')]) %}
     restamped_records as (
-        {% for system, object_type, cte, base_model in record_models %}
-            select record_id
-            from {{ cte }}_versions
-            where standardized_at > {{ compared_through }}
-            union all
-        {% endfor %}
-        select record_id
-        from record_change_times
-        where timed_at > {{ compared_through }}
-        union all
-        select record_id
-        from golden_id_changes
-        where changed_at > {{ compared_through }}
+        {{ records_stamped_after(compared_through, stamped) }}
     ),
 
     -- the customers to compare again: those of the restamped records (now; before and after their golden
