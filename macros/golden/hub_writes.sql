@@ -55,3 +55,20 @@
         false
     )
 {%- endmacro %}
+
+
+{#- int_customer_entered_records: the kept row's hash, stamp and columns (previous_<column>, from CTE
+    `kept_records`) next to the row, for the stamps; nulls when the kept table has no stamps. Ends
+    with a comma. -#}
+{% macro kept_stamp_columns(kept_stamped, canonical_columns) -%}
+    {%- if kept_stamped -%}
+        kept_records.entered_hash as kept_entered_hash,
+        kept_records.entered_at as kept_entered_at,
+        {% for column in canonical_columns -%}
+            kept_records.{{ column }} as previous_{{ column }},
+        {% endfor -%}
+    {%- else -%}
+        cast(null as text) as kept_entered_hash,
+        cast(null as timestamptz) as kept_entered_at,
+    {%- endif %}
+{%- endmacro %}

@@ -4,10 +4,11 @@
     fuzzy rules (initials, name prefixes, sound) survive a typo in a name. How many records share a key
     is counted in int_customer_blocks.
 
-    Incremental: a record's keys are a function of its row in int_customer_records, which changes only
-    with its entered row (`entered_hash`). A build keys only the records whose hash no built row has
-    (stamped `keyed_at`, which int_customer_pairs reads to pair only them again) and deletes the keys of
-    records that are gone; every record again when this SQL or anything
+    Incremental: a record's keys are a function of its row in int_customer_records, which a build writes
+    again only when its entered row changed (stamped `recorded_at`, indexed, kept here). A build keys
+    only the records written after the newest `recorded_at` here (stamped `keyed_at`, which
+    int_customer_pairs reads to pair only them again) and deletes the keys of records that are gone;
+    every record again when this SQL or anything
     upstream of it changed (`blocked_by`, macros/standardize/landed_changes.sql), or with --full-refresh.
 -#}
 {%- set blocking_rules = blocking_rule_keys() -%}
@@ -24,7 +25,8 @@ keys as (
         entity_type,
         unnest({{ rule_names }}) as blocking_rule,
         unnest({{ rule_keys }}) as blocking_key,
-        entered_hash
+        entered_hash,
+        recorded_at
     from changed
 
 ),
@@ -47,7 +49,7 @@ records as (
 
 ),
 
-{{ changed_rows_cte('records', fingerprint, ['record_id'], 'entered_hash', 'blocked_by') }}
+{{ changed_rows_cte('records', fingerprint, ['record_id'], 'entered_hash', 'blocked_by', since_column='recorded_at') }}
 
 {{ keying_steps }},
 
@@ -59,6 +61,7 @@ final as (
         blocking_rule,
         blocking_key,
         entered_hash,
+        recorded_at,
         now() as keyed_at,
         {{ fingerprint_value(fingerprint) }} as blocked_by
     from present_keys

@@ -23,6 +23,10 @@
       for systems with a clock;
     - otherwise (a change made outside the hub): the value as landed.
     A validity flag follows its value. Ids, deletion flags and clocks are always as landed.
+
+    `entered_hash` is the md5 of the record's row in the canonical shape, and `entered_at` the start of
+    the build that first wrote that row (kept while the hash stays the kept one): int_customer_records
+    keys again only the records entered after its newest entered_at, without hashing every record.
 -#}
 {#- its readers (int_customer_records, and its own next build) read every row and join on record_id -#}
 {{ config(meta={'analyze_columns': ['record_id']}) }}
@@ -64,6 +68,13 @@
 {%- set golden = previous_build_relation('marts', 'dim_customer') -%}
 {%- set xref = previous_build_relation('marts', 'customer_xref') -%}
 {%- set compare = kept is not none and golden is not none and xref is not none %}
+{#- the stamps compare each row with the kept one, whether or not the values can be compared (a build
+    without a golden record yet); a kept table from before the stamps has no entered_at: every record
+    is stamped anew -#}
+{%- set kept_stamped = kept is not none and 'entered_at' in (
+    adapter.get_columns_in_relation(kept) | map(attribute='name') | list
+) %}
+{%- set canonical_columns = canonical_record_column_names() %}
 
 with
 
@@ -153,6 +164,7 @@ live_records as (
                     and live_records.{{ value }} is not distinct from previous_golden.{{ value }}
                 ) as is_{{ value }}_written_by_hub,
             {% endfor %}
+            {{ kept_stamp_columns(kept_stamped, canonical_columns) }}
             {% for value, columns in entered_values.items() %}
                 {%- for column in columns %}
                     kept_records.{{ column }} as kept_{{ column }},
@@ -193,23 +205,35 @@ live_records as (
 
     ),
 {%- else %}
+    {% if kept_stamped -%}
+        kept_records as not materialized (
+
+            select * from {{ kept }}
+
+        ),
+
+    {% endif -%}
     -- the first build (or one without a previous golden record): every value is as landed
     decided as (
 
         select
-            *,
+            live_records.*,
+            {{ kept_stamp_columns(kept_stamped, canonical_columns) }}
             {% for column in entered_columns -%}
-                {{ column }} as kept_{{ column }},
+                live_records.{{ column }} as kept_{{ column }},
             {% endfor -%}
             {% for value in entered_values -%}
                 false as keeps_{{ value }}{% if not loop.last %},{% endif %}
             {% endfor %}
         from live_records
+        {%- if kept_stamped %}
+            left join kept_records on live_records.record_id = kept_records.record_id
+        {%- endif %}
 
     ),
 {%- endif %}
 
-final as (
+entered as (
 
     select
         {{ landed_columns | join(',\n        ') }},
@@ -222,8 +246,65 @@ final as (
         {% for value in entered_values %}
             {{ value }} as landed_{{ value }},
         {%- endfor %}
-        current_timestamp as built_at
+        {% if kept_stamped -%}
+            {% for column in canonical_columns -%}
+                previous_{{ column }},
+            {% endfor -%}
+        {%- endif %}
+        kept_entered_hash,
+        kept_entered_at
     from decided
+
+),
+
+-- whether the row in the canonical shape is the kept one: it then keeps its hash and stamp, and only
+-- the other rows are hashed (int_customer_records keys the records whose row changed); comparing the
+-- columns costs far less than casting every row to text
+compared_with_kept as (
+
+    select
+        *,
+        {% if kept_stamped -%}
+            kept_entered_hash is not null
+            and row({{ canonical_columns | join(', ') }}) is not distinct from row(
+                {%- for column in canonical_columns -%}
+                    previous_{{ column }}{{ ', ' if not loop.last }}
+                {%- endfor -%}
+            ) as is_as_kept
+        {%- else -%}
+            false as is_as_kept
+        {%- endif %}
+    from entered
+
+),
+
+hashed as (
+
+    select
+        *,
+        case
+            when is_as_kept then kept_entered_hash
+            else md5(cast(row({{ canonical_columns | join(', ') }}) as text))
+        end as entered_hash
+    from compared_with_kept
+
+),
+
+final as (
+
+    select
+        {{ (landed_columns + entered_columns) | join(',\n        ') }},
+        {% for value in entered_values %}
+            landed_{{ value }},
+        {%- endfor %}
+        entered_hash,
+        -- when a build first wrote this row: kept while the row stays as kept
+        case
+            when is_as_kept then kept_entered_at
+            else {{ build_timestamp() }}
+        end as entered_at,
+        current_timestamp as built_at
+    from hashed
 
 )
 

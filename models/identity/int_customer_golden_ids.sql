@@ -18,7 +18,10 @@
       - a cluster holding several previous ids keeps the oldest (minted first, then smallest id); the
         others are retired, merged into it;
       - a cluster left without an id mints one from its smallest record_id (golden_id_from_key), with
-        up to two more salted candidates when a candidate was ever used before or is wanted twice.
+        two more salted candidates when a candidate was ever used before or is wanted twice, then one
+        salted with the build's start: a record that left its customer again and again (split, merged
+        back, split again: each split mints an id, each merge retires one) has used up the three
+        candidates of its key, and must still get an id.
     change_type says what happened to the record in the build at changed_at:
     new, merged (its id was retired into customer_id), split (it left its id for a new one),
     moved (it left its id for another existing one), deleted (the record is gone; is_active false).
@@ -152,12 +155,14 @@ minted_upto_0 as (
 
 ),
 
-{% for attempt in range(3) %}
+{%- set attempts = 4 %}
+{% for attempt in range(attempts) %}
+    {%- set salt = attempt if attempt < 3 else run_started_at.isoformat() ~ ':' ~ attempt %}
     candidates_{{ attempt }} as (
 
         select
             unnamed_clusters.cluster_key,
-            {{ golden_id_from_key('unnamed_clusters.cluster_key', attempt) }} as customer_id
+            {{ golden_id_from_key('unnamed_clusters.cluster_key', salt) }} as customer_id
         from unnamed_clusters
         left join minted_upto_{{ attempt }}
             on unnamed_clusters.cluster_key = minted_upto_{{ attempt }}.cluster_key
@@ -212,7 +217,7 @@ cluster_ids as (
         customer_id,
         {{ build_timestamp() }} as customer_minted_at,
         true as is_minted
-    from minted_upto_3
+    from minted_upto_{{ attempts }}
 
 ),
 
@@ -259,14 +264,15 @@ deleted as (
 
 retired as (
 
-    -- ids that were active before and that no cluster carries now
+    -- ids that were active before and that no cluster carries now (a record left without an id by a
+    -- build before the build-salted candidate had none to retire)
     select
         previous.customer_id,
         min(previous.entity_type) as entity_type,
         min(previous.customer_minted_at) as customer_minted_at
     from previous
     left join cluster_ids on previous.customer_id = cluster_ids.customer_id
-    where previous.is_active and cluster_ids.customer_id is null
+    where previous.is_active and previous.customer_id is not null and cluster_ids.customer_id is null
     group by previous.customer_id
 
 ),

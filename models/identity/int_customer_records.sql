@@ -4,8 +4,9 @@
 
     Incremental: a record's keys are a function of its own row, the nicknames seed and this SQL (how
     common a name is, a statistic over all records, is kept apart in int_customer_name_frequencies).
-    `entered_hash` is the md5 of the record's entered row: a build keys only the records whose hash no
-    built row has, and deletes the records no longer entered. `keyed_by` fingerprints this SQL and
+    `entered_hash` is the md5 of the record's entered row and `entered_at` when a build first wrote that
+    row (both from int_customer_entered_records): a build keys only the records entered after the
+    newest `entered_at` here, and deletes the records no longer entered. `keyed_by` fingerprints this SQL and
     everything upstream of it (macros/standardize/landed_changes.sql): when it differs, every record is
     keyed again, as with --full-refresh. Each row written carries the build's start (`recorded_at`,
     indexed), for int_customer_field_winners to find the records written after it chose.
@@ -44,7 +45,8 @@ typed as materialized (
 
     select
         {{ typed_columns | join(',\n        ') }},
-        entered_hash
+        entered_hash,
+        entered_at
     from classified
 
 ),
@@ -238,7 +240,8 @@ keyed as materialized (
         postcode_key,
         city_key,
         national_id_key,
-        entered_hash
+        entered_hash,
+        entered_at
     from with_name_keys
 
 ),
@@ -283,7 +286,10 @@ with_grams as (
 {%- endset -%}
 {%- set fingerprint = model_fingerprint(keying_steps) -%}
 {{ changed_rows_config(['record_id'], 'int_customer_entered_records') }}
-{{ config(post_hook=["{{ create_matching_index(this, ['recorded_at']) }}"]) }}
+{{ config(post_hook=[
+    "{{ create_matching_index(this, ['recorded_at']) }}",
+    "{{ create_matching_index(this, ['entered_at']) }}"
+]) }}
 
 with
 
@@ -303,12 +309,15 @@ live_records as (
 
     select
         {{ canonical_columns | join(',\n        ') }},
-        md5(cast(row({{ canonical_columns | join(', ') }}) as text)) as entered_hash
+        entered_hash,
+        entered_at
     from entered_records
 
 ),
 
-{{ changed_rows_cte('live_records', fingerprint, ['record_id'], 'entered_hash', 'keyed_by') }}
+{{ changed_rows_cte(
+    'live_records', fingerprint, ['record_id'], 'entered_hash', 'keyed_by', since_column='entered_at'
+) }}
 
 {{ keying_steps }},
 

@@ -284,7 +284,8 @@ def test_a_build_keys_only_the_records_whose_entered_rows_changed(
     _run_models(settings, warehouse, "int_customer_records")
     assert _record_versions(warehouse) == before, "nothing changed, yet records were keyed again"
 
-    # one person's last name changes, another is no longer entered, a third is named like a company
+    # one person's last name changes, another is no longer entered, a third is named like a company; a
+    # changed entered row is stamped (entered_at) as a build of int_customer_entered_records stamps it
     persons = _rows(
         warehouse,
         f"select record_id from {IDENTITY}.int_customer_records"
@@ -293,14 +294,15 @@ def test_a_build_keys_only_the_records_whose_entered_rows_changed(
     edited, gone, company = (record_id for (record_id,) in persons[:3])
     with database.connect(warehouse) as conn, conn.cursor() as cur:
         cur.execute(
-            f"update {IDENTITY}.int_customer_entered_records set last_name = 'Quistorp' where record_id = %s",
+            f"update {IDENTITY}.int_customer_entered_records set last_name = 'Quistorp', entered_at = now()"
+            " where record_id = %s",
             (edited,),
         )
         cur.execute(f"delete from {IDENTITY}.int_customer_entered_records where record_id = %s", (gone,))
         cur.execute(
             f"update {IDENTITY}.int_customer_entered_records"
-            " set company_name = null, first_name = null, last_name = null, full_name = 'Quist Holdings GmbH'"
-            " where record_id = %s",
+            " set company_name = null, first_name = null, last_name = null,"
+            " full_name = 'Quist Holdings GmbH', entered_at = now() where record_id = %s",
             (company,),
         )
     try:
@@ -354,12 +356,15 @@ def _pairs_as_rebuilt(
 def test_a_build_pairs_again_only_the_records_whose_keys_or_blocks_changed(
     matched: MatchingData, settings: Settings, warehouse: database.Database
 ) -> None:
+    # the test before rebuilt int_customer_records whole: every record is stamped anew (recorded_at), and
+    # the next build keys and pairs each again, as after any --full-refresh of the records
+    _run_models(settings, warehouse, *PAIRING)
     before = _pair_versions(warehouse)
     _run_models(settings, warehouse, *PAIRING)
     assert _pair_versions(warehouse) == before, "nothing changed, yet records were paired again"
 
     # one record takes the email of a record it shared no pair with (a new pair, by email); another is
-    # no longer entered (its pairs go)
+    # no longer entered (its pairs go); the changed entered row is stamped as a build stamps it
     paired = {record for pair in before for record in pair}
     emails = dict(
         _rows(
@@ -376,7 +381,8 @@ def test_a_build_pairs_again_only_the_records_whose_keys_or_blocks_changed(
     )
     with database.connect(warehouse) as conn, conn.cursor() as cur:
         cur.execute(
-            f"update {IDENTITY}.int_customer_entered_records set email = %s where record_id = %s",
+            f"update {IDENTITY}.int_customer_entered_records set email = %s, entered_at = now()"
+            " where record_id = %s",
             (emails[partner], edited),
         )
         cur.execute(f"delete from {IDENTITY}.int_customer_entered_records where record_id = %s", (gone,))
