@@ -3,16 +3,22 @@
 dlt resolves each source's ``base_url``/``api_token``/``credentials`` from env vars or ``.dlt/secrets.toml``.
 When the simulators have been started in this home, this module sets the env vars from their endpoints
 for every value that is not already configured. Values are never logged; only the variable names are.
+
+A connector pointed at the simulators also keeps its request rates to the simulators' limits: each
+pacing default (kept under the documented limit) is scaled by the simulators' limit over the documented
+one, so the documented limits give the defaults and ``simulate start --fast`` a connector as fast.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from customer_sync.config import Settings
+from customer_sync.errors import UserError
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +28,18 @@ VARIABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "billing": (("base_url", "SOURCES__BILLING__BASE_URL"), ("api_token", "SOURCES__BILLING__API_TOKEN")),
     "support": (("base_url", "SOURCES__SUPPORT__BASE_URL"), ("api_token", "SOURCES__SUPPORT__API_TOKEN")),
     "erp": (("sqlalchemy_url", "SOURCES__ERP__CREDENTIALS"),),
+}
+
+# system -> (pacing constant of pipelines.<system>, the simulators' limit it keeps under); the constant is
+# configured as SOURCES__<SYSTEM>__<CONSTANT>
+PACING: dict[str, tuple[tuple[str, str], ...]] = {
+    "crm": (("REQUESTS_PER_SECOND", "crm_per_10s"), ("SEARCHES_PER_SECOND", "crm_search_per_s")),
+    "billing": (("REQUESTS_PER_SECOND", "billing_per_s"),),
+    "support": (
+        ("REQUESTS_PER_MINUTE", "support_per_min"),
+        ("CURSOR_EXPORTS_PER_MINUTE", "support_cursor_exports_per_min"),
+        ("TIME_EXPORTS_PER_MINUTE", "support_incremental_exports_per_min"),
+    ),
 }
 
 
@@ -44,6 +62,32 @@ def simulator_endpoints(settings: Settings) -> dict[str, dict[str, str]]:
     return endpoints(settings)
 
 
+def limit_scale(settings: Settings, system: str, limit: str) -> float | None:
+    """The simulators' live ``limit`` of ``system`` over the documented one (1.0 at the documented
+    limits), or None when no simulators were set up in this home."""
+    from customer_sync.simulators.state import Limits, read_system_configs
+
+    try:
+        config = read_system_configs(settings.simulators_dir).get(system)
+    except UserError:
+        return None
+    if config is None:
+        return None
+    return float(getattr(config.limits, limit)) / float(getattr(Limits(), limit))
+
+
+def simulator_pacing(settings: Settings, system: str) -> dict[str, str]:
+    """The connector's pacing variables for the simulators' live limits (empty without simulators)."""
+    rates: dict[str, str] = {}
+    for constant, limit in PACING.get(system, ()):
+        scale = limit_scale(settings, system, limit)
+        if scale is None:
+            return {}
+        default = float(getattr(importlib.import_module(f"pipelines.{system}"), constant))
+        rates[f"SOURCES__{system.upper()}__{constant}"] = repr(default * scale)
+    return rates
+
+
 @contextmanager
 def simulator_credentials(settings: Settings, systems: list[str] | None = None) -> Iterator[list[str]]:
     """Within the block, the unset connector env vars point at this home's simulators; restored after,
@@ -57,17 +101,26 @@ def simulator_credentials(settings: Settings, systems: list[str] | None = None) 
 
 
 def apply_simulator_credentials(settings: Settings, systems: list[str] | None = None) -> list[str]:
-    """Set the unset connector env vars from the simulators; returns the names that were set."""
+    """Set the unset connector env vars from the simulators, and the pacing of each connector that now
+    points at them; returns the names that were set."""
     found = simulator_endpoints(settings)
     applied: list[str] = []
     for system in systems or list(VARIABLES):
         endpoint = found.get(system)
         if not endpoint:
             continue
-        for key, variable in VARIABLES[system]:
-            value = endpoint.get(key)
+        values = {variable: endpoint.get(key) for key, variable in VARIABLES[system]}
+        pointed = False
+        for variable, value in values.items():
             if value and not _configured(variable):
                 os.environ[variable] = str(value)
+                applied.append(variable)
+                pointed = True
+        if not pointed:
+            continue  # a system the user configured keeps its own pacing
+        for variable, value in simulator_pacing(settings, system).items():
+            if not _configured(variable):
+                os.environ[variable] = value
                 applied.append(variable)
     if applied:
         logger.info("using the local simulators for %s", ", ".join(applied))

@@ -22,8 +22,6 @@ from customer_sync.output import emit, info
 log = logging.getLogger(__name__)
 
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d)?\s*$", re.IGNORECASE)
-# requests per second the demo's billing client sends to the fast billing simulator
-FAST_BILLING_RATE = 500.0
 UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400}
 
 
@@ -128,9 +126,6 @@ def demo(persons: int, seed: int, as_json: bool) -> None:
     info(f"starting simulators with {persons} generated persons (seed {seed}), fast rate limits", as_json)
     control.stop(settings)
     started = control.start(settings, persons=persons, seed=seed, fast=True)
-    # Stripe sends no rate-limit headers, so the billing client paces at the configured rate: match the
-    # fast simulator rather than the real sandbox's 25 requests per second (unless the user chose one)
-    os.environ.setdefault("CUSTOMER_SYNC_BILLING_REQUESTS_PER_SECOND", str(FAST_BILLING_RATE))
     if started.noise_report and not as_json:
         info(started.noise_report)
     # new data in the systems: land it from scratch rather than on top of an older generation

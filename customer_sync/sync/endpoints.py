@@ -6,11 +6,13 @@ import os
 from typing import Any
 
 from customer_sync.config import Settings
+from customer_sync.credentials import limit_scale
 from customer_sync.errors import UserError
 
 
 def target_endpoint(settings: Settings, target: str) -> dict[str, Any]:
-    """{"base_url", "api_token"} for HTTP targets, {"sqlalchemy_url"} for the ERP.
+    """{"base_url", "api_token"} for HTTP targets (billing on the simulators: also "limit_scale", their
+    limit over the documented one), {"sqlalchemy_url"} for the ERP.
 
     Reads SOURCES__<TARGET>__BASE_URL / __API_TOKEN (SOURCES__ERP__CREDENTIALS), the variables the
     connectors read, and falls back to the endpoints of the simulators started in this home.
@@ -31,4 +33,7 @@ def target_endpoint(settings: Settings, target: str) -> dict[str, Any]:
         raise UserError(f"the simulators have no endpoint for {target}")
     if target == "erp":
         return {"sqlalchemy_url": found.get("sqlalchemy_url") or found["credentials"]}
-    return {"base_url": found["base_url"], "api_token": found["api_token"]}
+    endpoint = {"base_url": found["base_url"], "api_token": found["api_token"]}
+    if target == "billing":  # Stripe sends no rate-limit headers: the client paces to the limit it is told
+        endpoint["limit_scale"] = limit_scale(settings, target, "billing_per_s")
+    return endpoint

@@ -80,6 +80,53 @@ def test_simulator_credentials_are_set_only_for_the_run(
     assert "SOURCES__ERP__CREDENTIALS" not in os.environ
 
 
+def test_connectors_pointed_at_the_simulators_pace_to_their_limits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    (home / "simulators").mkdir(parents=True)
+    (home / "simulators" / "credentials.json").write_text("{}")
+    endpoints = {
+        "crm": {"base_url": "http://127.0.0.1:1", "api_token": "secret-crm"},
+        "support": {"base_url": "http://127.0.0.1:3", "api_token": "secret-support"},
+    }
+    monkeypatch.setattr(credentials, "simulator_endpoints", lambda settings: endpoints)
+    for system in ("CRM", "SUPPORT"):
+        for name in ("BASE_URL", "API_TOKEN", "REQUESTS_PER_SECOND", "SEARCHES_PER_SECOND"):
+            monkeypatch.delenv(f"SOURCES__{system}__{name}", raising=False)
+    for name in ("REQUESTS_PER_MINUTE", "CURSOR_EXPORTS_PER_MINUTE", "TIME_EXPORTS_PER_MINUTE"):
+        monkeypatch.delenv(f"SOURCES__SUPPORT__{name}", raising=False)
+    # the user configured the support desk themselves: its pacing stays theirs
+    monkeypatch.setenv("SOURCES__SUPPORT__BASE_URL", "https://example.zendesk.com")
+    monkeypatch.setenv("SOURCES__SUPPORT__API_TOKEN", "configured-by-the-user")
+    monkeypatch.chdir(tmp_path)
+    settings = Settings(project_dir=tmp_path, home=home, database_url=None)
+    from customer_sync.simulators.state import Limits, SimConfig, write_config
+    from customer_sync.sync.endpoints import target_endpoint
+
+    write_config(home / "simulators", SimConfig(limits=Limits()))
+    with credentials.simulator_credentials(settings, ["crm", "support"]) as applied:
+        # the documented limits give the connector's own defaults
+        assert float(os.environ["SOURCES__CRM__REQUESTS_PER_SECOND"]) == pytest.approx(9.0)
+        assert float(os.environ["SOURCES__CRM__SEARCHES_PER_SECOND"]) == pytest.approx(4.0)
+        assert not any(name.startswith("SOURCES__SUPPORT__") for name in applied)
+    assert "SOURCES__CRM__REQUESTS_PER_SECOND" not in os.environ
+
+    write_config(home / "simulators", SimConfig(fast=True, limits=Limits.fast()))
+    with credentials.simulator_credentials(settings, ["crm"]):
+        # 100 per 10 s becomes 100,000 per 10 s: the connector keeps the same 90% of it
+        assert float(os.environ["SOURCES__CRM__REQUESTS_PER_SECOND"]) == pytest.approx(9_000.0)
+        assert float(os.environ["SOURCES__CRM__SEARCHES_PER_SECOND"]) == pytest.approx(8_000.0)
+    monkeypatch.delenv("SOURCES__BILLING__BASE_URL", raising=False)
+    monkeypatch.delenv("SOURCES__BILLING__API_TOKEN", raising=False)
+    monkeypatch.setattr(
+        "customer_sync.simulators.endpoints",
+        lambda settings: {"billing": {"base_url": "http://127.0.0.1:2", "api_token": "secret-billing"}},
+    )
+    # Stripe sends no rate-limit headers: the sync's billing client is told the limit's scale
+    assert target_endpoint(settings, "billing")["limit_scale"] == pytest.approx(400.0)
+
+
 def test_pacer_spaces_requests_under_the_rate() -> None:
     pacer = Pacer(rate=20.0)
     started = time.monotonic()

@@ -17,7 +17,7 @@ def make_client(settings: Settings, target: str) -> TargetClient:
     if target == "billing":
         from customer_sync.sync.targets.billing import BillingClient
 
-        return BillingClient(endpoint["base_url"], endpoint["api_token"])
+        return BillingClient(endpoint["base_url"], endpoint["api_token"], endpoint.get("limit_scale"))
     if target == "support":
         from customer_sync.sync.targets.support import SupportClient
 

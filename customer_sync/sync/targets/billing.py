@@ -46,8 +46,11 @@ class BillingClient:
     name = "billing"
     batch_size = 25
 
-    def __init__(self, base_url: str, token: str) -> None:
-        rate = float(os.environ.get("CUSTOMER_SYNC_BILLING_REQUESTS_PER_SECOND", DEFAULT_RATE))
+    def __init__(self, base_url: str, token: str, limit_scale: float | None = None) -> None:
+        """``limit_scale``: the endpoint's limit over the sandbox's (the local simulators say theirs);
+        CUSTOMER_SYNC_BILLING_REQUESTS_PER_SECOND, when set, wins."""
+        default = DEFAULT_RATE * (limit_scale or 1.0)
+        rate = float(os.environ.get("CUSTOMER_SYNC_BILLING_REQUESTS_PER_SECOND", default))
         self.api = ApiClient(base_url, token, Pacer(rate, name="billing"))
         self.pool = ThreadPoolExecutor(max_workers=CONCURRENCY, thread_name_prefix="billing")
 
