@@ -85,7 +85,7 @@
         {{ relation }}.is_different,
         {{ relation }}.is_target_newer,
         {{ relation }}.is_hub_write,
-        {{ relation }}.source_updated_at as landed_updated_at
+        {{ relation }}.record_updated_at as landed_updated_at
         {%- if fingerprint is not none %},
         {{ relation }}.desired_hash,
         {{ fingerprint_value(fingerprint) }} as planned_by
@@ -147,8 +147,8 @@
 {#-
     Incremental desired states. A record's rows are a function of its rows in sync_field_comparisons,
     its landed row, the model's field map and SQL, and for some targets a lookup table (`extra_inputs`,
-    an SQL expression hashing it, e.g. the ERP's countries). Its comparison rows share one compared_hash,
-    which covers its landed row (a re-landed row has a new hash upstream, via the base model's
+    an SQL expression hashing it, e.g. the ERP's countries). Its golden_id comparison row holds its
+    compared_hash (and its landed update time), which covers its landed row (a re-landed row has a new hash upstream, via the base model's
     landed_hash), its golden record and the comparison's inputs. So `desired_hash`, the md5 of that
     hash and the extra inputs, changes whenever the record's rows may: a build plans again only the
     records whose hash no built row has (all their rows replaced), and deletes the rows of records no
@@ -181,14 +181,16 @@
     `all_comparisons`, with desired_hash): CTEs ending with a comma. -#}
 {% macro desired_state_changed_ctes(all_comparisons, fingerprint, extra_inputs=none) -%}
 {%- set extending = built_with_same_fingerprint(fingerprint, 'desired_hash', 'planned_by') %}
--- each record's inputs, hashed once: its comparison rows' hash (every row of a record has it) and the
--- lookups the model reads; materialized for the anti-join of `changed`
+-- each record's inputs, hashed once: its comparison rows' hash (on its golden_id row) and the lookups
+-- the model reads; with its update time as landed (also on that row); materialized for the anti-join of
+-- `changed`
 record_hashes as materialized (
     select
         record_id,
         object_type,
         source_record_id,
-        cast(md5(concat_ws(':', compared_hash, {{ extra_inputs or 'null' }})) as uuid) as desired_hash
+        cast(md5(concat_ws(':', compared_hash, {{ extra_inputs or 'null' }})) as uuid) as desired_hash,
+        source_updated_at as record_updated_at
     from {{ all_comparisons }}
     where field = 'golden_id'
 ),
@@ -199,7 +201,8 @@ record_hashes as materialized (
 comparisons as (
     select
         {{ all_comparisons }}.*,
-        changed.desired_hash
+        changed.desired_hash,
+        changed.record_updated_at
     from {{ all_comparisons }}
     inner join changed on {{ all_comparisons }}.record_id = changed.record_id
     {%- if extending %}

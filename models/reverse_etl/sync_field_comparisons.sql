@@ -184,7 +184,9 @@ final as (
         customer_id,
         entity_type,
         field,
-        source_updated_at,
+        -- on the record's golden_id row only, as its hash: a record edited in its system moves its update
+        -- time, which on every row rewrote all of the record's rows, not only those whose values changed
+        case when field = 'golden_id' then source_updated_at end as source_updated_at,
         owned_by,
         golden_value,
         current_value,
@@ -213,18 +215,19 @@ final as (
     ['record_id'], 'customer_xref', ['record_id', 'field'], built_rows_where="field = 'golden_id'",
     hash_joins_only=true, on_schema_change='append_new_columns', strategy='upsert_changed_rows'
 ) }}
-{#- a record's hash is read from its golden_id row (`changed`, the rows of records no longer in
-    customer_xref, and each desired state's records with their ids in the target): an index of those
-    rows answers all of them without reading the table's other fields (each desired state read all 3.5
-    million rows for its target's 80,000 at 100k persons). It replaces the index `golden_id_rows`,
-    which had the hash only. The other rows have no hash: a table built when every row had one still
-    has the not-null constraint -#}
+{#- a record's hash and update time are read from its golden_id row (`changed`, the rows of records no
+    longer in customer_xref, and each desired state's records with their ids in the target): an index
+    of those rows answers all of them without reading the table's other fields (each desired state read
+    all 3.5 million rows for its target's 80,000 at 100k persons). It replaces the indexes
+    `golden_id_rows` (the hash only) and `golden_id_rows_by_target` (no update time). The other rows
+    have no hash: a table built when every row had one still has the not-null constraint -#}
 {{ config(
     pre_hook=["{{ drop_not_null_if_set(this, 'compared_hash') }}"],
     post_hook=[
-        "{{ create_partial_index(this, 'golden_id_rows_by_target', ['target_system', 'record_id'],"
-        ~ " ['object_type', 'source_record_id', 'compared_hash'], \"field = 'golden_id'\") }}",
+        "{{ create_partial_index(this, 'golden_id_rows_with_update_time', ['target_system', 'record_id'],"
+        ~ " ['object_type', 'source_record_id', 'compared_hash', 'source_updated_at'], \"field = 'golden_id'\") }}",
         "{{ drop_replaced_index(this, 'golden_id_rows') }}",
+        "{{ drop_replaced_index(this, 'golden_id_rows_by_target') }}",
         "{{ create_partial_index(this, 'compared_at', ['compared_at'], ['record_id'], \"field = 'golden_id'\") }}"
     ]
 ) }}
