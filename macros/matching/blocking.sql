@@ -12,7 +12,6 @@
     'first_name_birth_date': "case when entity_type = 'person' then first_name_root || '|' || birth_date end",
     'last_name_sound_birth_date': "last_name_soundex || '|' || birth_date",
     'company_city': "case when entity_type = 'company' then company_key || '|' || city_key end",
-    'name_initials_postcode': "name_initials || '|' || postcode_key",
     'name_prefixes_country': "name_token_prefixes || '|' || country_code",
     'name_tokens': "name_tokens_sorted",
     'email_mailbox_name': "email_local || '|' || left(name_initials, 1)",
