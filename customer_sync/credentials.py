@@ -62,30 +62,34 @@ def simulator_endpoints(settings: Settings) -> dict[str, dict[str, str]]:
     return endpoints(settings)
 
 
-def limit_scale(settings: Settings, system: str, limit: str) -> float | None:
-    """The simulators' live ``limit`` of ``system`` over the documented one (1.0 at the documented
-    limits), or None when no simulators were set up in this home."""
+def limit_scales(settings: Settings, system: str) -> dict[str, float]:
+    """Each of the simulators' live limits of ``system`` over the documented one (1.0 at the documented
+    limits), by limit name; empty when no simulators were set up in this home."""
     from customer_sync.simulators.state import Limits, read_system_configs
 
     try:
         config = read_system_configs(settings.simulators_dir).get(system)
     except UserError:
-        return None
+        return {}
     if config is None:
-        return None
-    return float(getattr(config.limits, limit)) / float(getattr(Limits(), limit))
+        return {}
+    documented = Limits()
+    return {
+        limit: float(getattr(config.limits, limit)) / float(getattr(documented, limit))
+        for limit in Limits.__dataclass_fields__
+    }
 
 
 def simulator_pacing(settings: Settings, system: str) -> dict[str, str]:
     """The connector's pacing variables for the simulators' live limits (empty without simulators)."""
-    rates: dict[str, str] = {}
-    for constant, limit in PACING.get(system, ()):
-        scale = limit_scale(settings, system, limit)
-        if scale is None:
-            return {}
-        default = float(getattr(importlib.import_module(f"pipelines.{system}"), constant))
-        rates[f"SOURCES__{system.upper()}__{constant}"] = repr(default * scale)
-    return rates
+    scales = limit_scales(settings, system)
+    if not scales:
+        return {}
+    module = importlib.import_module(f"pipelines.{system}")
+    return {
+        f"SOURCES__{system.upper()}__{constant}": repr(float(getattr(module, constant)) * scales[limit])
+        for constant, limit in PACING.get(system, ())
+    }
 
 
 @contextmanager

@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 from customer_sync.config import Settings
-from customer_sync.credentials import limit_scale
+from customer_sync.credentials import limit_scales
 from customer_sync.errors import UserError
 
 
@@ -35,5 +35,5 @@ def target_endpoint(settings: Settings, target: str) -> dict[str, Any]:
         return {"sqlalchemy_url": found.get("sqlalchemy_url") or found["credentials"]}
     endpoint = {"base_url": found["base_url"], "api_token": found["api_token"]}
     if target == "billing":  # Stripe sends no rate-limit headers: the client paces to the limit it is told
-        endpoint["limit_scale"] = limit_scale(settings, target, "billing_per_s")
+        endpoint["limit_scale"] = limit_scales(settings, target).get("billing_per_s")
     return endpoint

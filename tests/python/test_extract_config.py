@@ -54,22 +54,32 @@ def test_unconfigured_source_names_the_missing_setting(
     assert "simulate start" in str(caught.value)
 
 
-def test_simulator_credentials_are_set_only_for_the_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _simulator_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, endpoints: dict[str, dict[str, Any]]
+) -> Settings:
+    """Settings of a home where simulators were started, whose endpoints are ``endpoints``."""
     home = tmp_path / "home"
     (home / "simulators").mkdir(parents=True)
     (home / "simulators" / "credentials.json").write_text("{}")
-    endpoints = {
-        "crm": {"base_url": "http://127.0.0.1:1", "api_token": "secret-crm"},
-        "erp": {"sqlalchemy_url": "sqlite:////x/erp.sqlite", "api_token": None},
-    }
     monkeypatch.setattr(credentials, "simulator_endpoints", lambda settings: endpoints)
+    monkeypatch.chdir(tmp_path)
+    return Settings(project_dir=tmp_path, home=home, database_url=None)
+
+
+def test_simulator_credentials_are_set_only_for_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _simulator_home(
+        tmp_path,
+        monkeypatch,
+        {
+            "crm": {"base_url": "http://127.0.0.1:1", "api_token": "secret-crm"},
+            "erp": {"sqlalchemy_url": "sqlite:////x/erp.sqlite", "api_token": None},
+        },
+    )
     monkeypatch.delenv("SOURCES__CRM__BASE_URL", raising=False)
     monkeypatch.delenv("SOURCES__ERP__CREDENTIALS", raising=False)
     monkeypatch.setenv("SOURCES__CRM__API_TOKEN", "configured-by-the-user")
-    monkeypatch.chdir(tmp_path)
-    settings = Settings(project_dir=tmp_path, home=home, database_url=None)
 
     with credentials.simulator_credentials(settings, ["crm", "erp"]) as applied:
         assert sorted(applied) == ["SOURCES__CRM__BASE_URL", "SOURCES__ERP__CREDENTIALS"]
@@ -83,14 +93,14 @@ def test_simulator_credentials_are_set_only_for_the_run(
 def test_connectors_pointed_at_the_simulators_pace_to_their_limits(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    home = tmp_path / "home"
-    (home / "simulators").mkdir(parents=True)
-    (home / "simulators" / "credentials.json").write_text("{}")
-    endpoints = {
-        "crm": {"base_url": "http://127.0.0.1:1", "api_token": "secret-crm"},
-        "support": {"base_url": "http://127.0.0.1:3", "api_token": "secret-support"},
-    }
-    monkeypatch.setattr(credentials, "simulator_endpoints", lambda settings: endpoints)
+    settings = _simulator_home(
+        tmp_path,
+        monkeypatch,
+        {
+            "crm": {"base_url": "http://127.0.0.1:1", "api_token": "secret-crm"},
+            "support": {"base_url": "http://127.0.0.1:3", "api_token": "secret-support"},
+        },
+    )
     for system in ("CRM", "SUPPORT"):
         for name in ("BASE_URL", "API_TOKEN", "REQUESTS_PER_SECOND", "SEARCHES_PER_SECOND"):
             monkeypatch.delenv(f"SOURCES__{system}__{name}", raising=False)
@@ -99,8 +109,7 @@ def test_connectors_pointed_at_the_simulators_pace_to_their_limits(
     # the user configured the support desk themselves: its pacing stays theirs
     monkeypatch.setenv("SOURCES__SUPPORT__BASE_URL", "https://example.zendesk.com")
     monkeypatch.setenv("SOURCES__SUPPORT__API_TOKEN", "configured-by-the-user")
-    monkeypatch.chdir(tmp_path)
-    settings = Settings(project_dir=tmp_path, home=home, database_url=None)
+    home = settings.home
     from customer_sync.simulators.state import Limits, SimConfig, write_config
     from customer_sync.sync.endpoints import target_endpoint
 
