@@ -14,8 +14,8 @@ from customer_sync.output import emit, info
 
 def _run_options(func: Any) -> Any:
     options = [
-        click.option("--persons", type=int, default=None, help="Persons to generate [start: 1000]."),
-        click.option("--seed", type=int, default=None, help="Generator seed [start: 42]."),
+        click.option("--persons", type=int, default=None, help="Persons [start: the data's, else 1000]."),
+        click.option("--seed", type=int, default=None, help="Generator seed [start: the data's, else 42]."),
         click.option("--faults", type=float, default=None, help="Share of requests that fail (0..1) [0]."),
         click.option("--latency-ms", type=int, default=None, help="Added latency per request [0]."),
         click.option("--fast", is_flag=True, default=None, help="Raise every rate limit (tests, demos)."),
@@ -74,13 +74,21 @@ def simulate() -> None:
 @simulate.command()
 @_run_options
 def start(persons: int | None, seed: int | None, as_json: bool, **options: Any) -> None:
-    """Generate customers into the four systems (or reuse them) and start the services."""
+    """Generate customers into the four systems (or reuse them) and start the services.
+
+    Without --persons and --seed, the data already there is reused (it may hold edits and the hub's
+    writes); only a directory without data gets the defaults, 1000 persons with seed 42.
+    """
     from customer_sync.simulators import control
 
     settings = load_settings()
     info(f"starting simulators in {settings.simulators_dir} ...", as_json)
+    stored = control.stored_config(settings)
     result = control.start(
-        settings, persons=persons or 1000, seed=42 if seed is None else seed, **_opts(**options)
+        settings,
+        persons=persons if persons is not None else (stored.persons if stored else 1000),
+        seed=seed if seed is not None else (stored.seed if stored else 42),
+        **_opts(**options),
     )
     _report_start(result, as_json, "started")
 

@@ -221,6 +221,17 @@ def stop(settings: Settings) -> bool:
     return processes.stop(settings, PROCESS_NAME)
 
 
+def stored_config(settings: Settings) -> SimConfig | None:
+    """The configuration the data in the simulators' directory was made with; None without data."""
+    directory = settings.simulators_dir
+    if not loading.exists(directory):
+        return None
+    try:
+        return read_config(directory)
+    except (UserError, ValueError, KeyError):
+        return None
+
+
 def reset(
     settings: Settings,
     persons: int | None = None,
@@ -228,13 +239,7 @@ def reset(
     **opts: Any,
 ) -> StartResult:
     """Stop, regenerate the data and start again (persons/seed default to the current run's)."""
-    directory = settings.simulators_dir
-    previous = None
-    if loading.exists(directory):
-        try:
-            previous = read_config(directory)
-        except UserError:
-            previous = None
+    previous = stored_config(settings)
     stop(settings)
     base = previous or SimConfig()
     opts.setdefault("faults", base.fault_rate)

@@ -683,6 +683,35 @@ def test_cli_edit_and_status(sims: Simulators) -> None:
     )
 
 
+def test_cli_start_without_persons_reuses_the_data_there(simulator_factory: Any) -> None:
+    sims = simulator_factory(persons=60, seed=3, fast=True)
+    contact = sims.records("crm", "contacts")[5]
+    control.apply_edits_each(
+        sims.settings,
+        [{"system": "crm", "table": "contacts", "id": contact["id"], "set": {"city": "Keptville"}}],
+    )
+    port_base = control.status(sims.settings)["config"]["port_base"]
+    control.stop(sims.settings)
+    env = {
+        **os.environ,
+        "CUSTOMER_SYNC_HOME": str(sims.settings.home),
+        "CUSTOMER_SYNC_SIM_PORT_BASE": str(port_base),
+    }
+    started = subprocess.run(
+        [sys.executable, "-m", "customer_sync.cli", "simulate", "start", "--fast", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert started.returncode == 0, started.stderr
+    assert json.loads(started.stdout.splitlines()[-1])["generated"] is False
+    status = control.status(sims.settings)
+    assert (status["config"]["persons"], status["config"]["seed"]) == (60, 3)
+    stored = next(r for r in sims.records("crm", "contacts") if r["id"] == contact["id"])
+    assert stored["properties"]["city"] == "Keptville", "the edit made before the stop is still there"
+
+
 # --- with the generator's records -------------------------------------------------------------------------
 
 
