@@ -50,7 +50,14 @@
 
     delete from {{ target }} as built
     where
+        {%- if keys | length == 1 and keys[0] == grain[0] %}
+        {#- the replaced keys as one array: `= any` of it finds their rows by the grain's unique index,
+            which leads with the key. As `in (select …)` the planner hashed them and read the whole
+            table (1.0 s for 6,800 records of 3.4 million rows at 100k persons, 0.3 s so) #}
+        {{ keys[0] }} = any(array(select distinct {{ keys[0] }} from {{ source }}))
+        {%- else %}
         ({{ keys | join(', ') }}) in (select distinct {{ keys | join(', ') }} from {{ source }})
+        {%- endif %}
         and not exists (
             select 1
             from {{ source }} as fresh
