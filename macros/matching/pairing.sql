@@ -2,7 +2,7 @@
     Incremental candidate pairs (int_customer_pairs). A pair exists when its two records share a key of
     a usable block (two records or more, not oversized), so the pairs change only where a record's keys
     changed (int_customer_blocking_keys re-keys a record when its entered row changes, and stamps its
-    keys with `keyed_at`) or a block crossed the size limit (int_customer_blocks' `usability_changed_at`).
+    keys with `keyed_at`) or a block crossed the size limit (int_customer_oversized_blocks' `usability_changed_at`).
     Every pair carries `paired_at`, when its build paired it; the newest one says up to when the
     blocking keys and blocks have been paired.
 -#}

@@ -20,3 +20,41 @@
 {% macro canonical_record_columns() -%}
     {{ canonical_record_column_names() | join(',\n    ') }}
 {%- endmacro %}
+
+
+{#- The staging models whose records are resolved (var('record_sources')): by default every system's. -#}
+{% macro record_source_models() -%}
+    {{ return(var('record_sources', [
+        'stg_crm__contacts', 'stg_crm__companies', 'stg_billing__customers',
+        'stg_support__users', 'stg_support__organizations', 'stg_erp__partners',
+    ])) }}
+{%- endmacro %}
+
+
+{#- The base model a staging model selects from, by the layout's names (stg_crm__contacts reads
+    base_crm__contacts), for its stamps: when a build last standardized each record. -#}
+{% macro base_model_of(staging_model) -%}
+    {{ return('base_' ~ staging_model[4:]) }}
+{%- endmacro %}
+
+
+{#- Post-hook of an incremental model of live records (int_customer_entered_records): delete the built
+    records that are no longer live in any staging model of record_source_models() (deleted in their
+    system, or no longer landed). One anti-join of the built ids with the live ones. -#}
+{% macro delete_records_no_longer_live() -%}
+{%- if is_incremental() -%}
+delete from {{ this }} as built
+where not exists (
+    select 1
+    from (
+        {%- for source_model in record_source_models() %}
+        select record_id from {{ ref(source_model) }} where not coalesce(is_deleted, false)
+        {%- if not loop.last %}
+        union all
+        {%- endif %}
+        {%- endfor %}
+    ) as live
+    where live.record_id = built.record_id
+)
+{%- endif -%}
+{%- endmacro %}

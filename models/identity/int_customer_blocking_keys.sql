@@ -1,8 +1,8 @@
 {#-
     One row per record and blocking rule: records that share a key become candidate pairs.
     Each rule is a cheap exact key; together they catch pairs that differ in any one field, and the
-    fuzzy rules (initials, name prefixes, sound) survive a typo in a name. How many records share a key
-    is counted in int_customer_blocks.
+    fuzzy rules (initials, name prefixes, sound) survive a typo in a name. A key shared by more than
+    var('max_block_size') records is oversized and pairs none (int_customer_oversized_blocks).
 
     Incremental: a record's keys are a function of its row in int_customer_records, which a build writes
     again only when its entered row changed (stamped `recorded_at`, indexed, kept here). A build keys

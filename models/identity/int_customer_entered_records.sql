@@ -27,13 +27,32 @@
     `entered_hash` is the md5 of the record's row in the canonical shape, and `entered_at` the start of
     the build that first wrote that row (kept while the hash stays the kept one): int_customer_records
     keys again only the records entered after its newest entered_at, without hashing every record.
+
+    Incremental: a build decides again only the records whose base row was standardized after this
+    table's newest `built_at` (`standardized_at`, indexed). Every other record's values as landed are
+    its kept ones, so each value keeps the kept one, whether or not the hub wrote the record since: its
+    row is as a build of every record would leave it. Records no longer live are deleted after the
+    insert. Every record is decided again when this SQL or anything upstream of it changed
+    (`entered_by`, macros/standardize/landed_changes.sql), or with --full-refresh.
 -#}
 {#- its readers (int_customer_records, and its own next build) read every row and join on record_id -#}
-{{ config(meta={'analyze_columns': ['record_id']}) }}
-{%- set record_sources = var('record_sources', [
-    'stg_crm__contacts', 'stg_crm__companies', 'stg_billing__customers',
-    'stg_support__users', 'stg_support__organizations', 'stg_erp__partners',
-]) -%}
+{{ config(
+    materialized='incremental',
+    unique_key='record_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='sync_all_columns',
+    meta={'analyze_columns': ['record_id']},
+    post_hook=[
+        "{{ create_unique_key_index(this, ['record_id']) }}",
+        "{{ create_matching_index(this, ['built_at']) }}",
+        "{{ delete_records_no_longer_live() }}",
+    ],
+) }}
+{%- set record_sources = record_source_models() -%}
+{#- the base models' stamps are read only by an incremental build: declared for the parser -#}
+{%- for source_model in record_sources %}
+-- depends_on: {{ ref(base_model_of(source_model)) }}
+{%- endfor %}
 {#- value column -> the columns that follow it (itself first) -#}
 {%- set entered_values = {
     'entity_type': ['entity_type'],
@@ -75,8 +94,32 @@
     adapter.get_columns_in_relation(kept) | map(attribute='name') | list
 ) %}
 {%- set canonical_columns = canonical_record_column_names() %}
+{#- the model's file and everything upstream are in the fingerprint; so is the SQL of its macros -#}
+{%- set fingerprint = model_fingerprint(
+    is_within_hub_write('updated_at', 'attempted_at', 'finished_at') ~ '#' ~ (record_sources | join(','))
+    ~ '#' ~ (canonical_columns | join(','))
+) %}
+{%- set extending = compare and kept_stamped
+    and built_with_same_fingerprint(fingerprint, 'entered_hash', 'entered_by') %}
 
 with
+
+{% if extending -%}
+{%- set through = built_through('built_at') %}
+-- the records decided again: standardized since this table's newest build, read through the stamps'
+-- indexes
+changed_records as materialized (
+
+    {% for source_model in record_sources %}
+        select record_id
+        from {{ ref(base_model_of(source_model)) }}
+        where standardized_at > {{ through }}
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
+{% endif -%}
 
 unioned as (
 
@@ -84,6 +127,9 @@ unioned as (
         select
             {{ (landed_columns + entered_columns) | join(',\n            ') }}
         from {{ ref(source_model) }}
+        {%- if extending %}
+            where record_id in (select changed_records.record_id from changed_records)
+        {%- endif %}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
@@ -303,7 +349,8 @@ final as (
             when is_as_kept then kept_entered_at
             else {{ build_timestamp() }}
         end as entered_at,
-        current_timestamp as built_at
+        current_timestamp as built_at,
+        {{ fingerprint_value(fingerprint) }} as entered_by
     from hashed
 
 )

@@ -15,7 +15,7 @@
 {%- set min_probability = var('em_min_probability', 0.00001) -%}
 {#- estimated once, then kept: see macros/matching/training.sql -#}
 {%- set fingerprint = match_training_fingerprint(
-    ['int_customer_records', 'int_customer_blocking_keys', 'int_customer_blocks', 'int_customer_pairs',
+    ['int_customer_records', 'int_customer_blocking_keys', 'int_customer_oversized_blocks', 'int_customer_pairs',
      'int_customer_pair_comparisons', 'int_customer_m_probabilities'],
     [iterations, min_probability, var('em_initial_candidate_match_share', 0.3), var('max_block_size')]
 ) -%}

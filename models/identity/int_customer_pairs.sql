@@ -12,8 +12,8 @@
     deleted), or with --full-refresh.
 -#}
 {%- set pairing_steps -%}
--- the keys of blocks that yield pairs: two records or more, and not oversized. Not materialized: a join
--- of the tables, which the planner can run in parallel
+-- the keys of blocks that yield pairs: not oversized (a key no other record has finds no pair below).
+-- Not materialized: the keys read in place, against the few oversized blocks
 usable_keys as not materialized (
 
     select
@@ -22,12 +22,15 @@ usable_keys as not materialized (
         blocking_keys.blocking_rule,
         blocking_keys.blocking_key
     from blocking_keys
-    inner join blocks
-        on
-            blocking_keys.blocking_key = blocks.blocking_key
-            and blocking_keys.blocking_rule = blocks.blocking_rule
-            and blocking_keys.entity_type = blocks.entity_type
-    where not blocks.is_oversized_block
+    where not exists (
+        select 1
+        from blocks
+        where
+            blocks.is_oversized_block
+            and blocks.blocking_key = blocking_keys.blocking_key
+            and blocks.blocking_rule = blocking_keys.blocking_rule
+            and blocks.entity_type = blocking_keys.entity_type
+    )
 
 ),
 {%- endset -%}
@@ -40,7 +43,7 @@ usable_keys as not materialized (
     on_schema_change='sync_all_columns',
     pre_hook=[
         "set local work_mem = '" ~ var('pairing_work_mem') ~ "'",
-        "{{ delete_pairs_to_pair_again(ref('int_customer_blocking_keys'), ref('int_customer_blocks'),"
+        "{{ delete_pairs_to_pair_again(ref('int_customer_blocking_keys'), ref('int_customer_oversized_blocks'),"
         ~ " ref('int_customer_records')) }}"
     ],
     post_hook=[
@@ -60,7 +63,7 @@ blocking_keys as not materialized (
 
 blocks as not materialized (
 
-    select * from {{ ref('int_customer_blocks') }}
+    select * from {{ ref('int_customer_oversized_blocks') }}
 
 ),
 

@@ -88,11 +88,27 @@ def test_blocking_keeps_pairs_near_linear(matched: MatchingData, warehouse: data
         warehouse,
         f"select (select count(*) from {IDENTITY}.int_customer_records),"
         f" (select count(*) from {IDENTITY}.int_customer_pairs),"
-        f" (select count(*) from {IDENTITY}.int_customer_blocks where is_oversized_block)",
+        f" (select count(*) from {IDENTITY}.int_customer_oversized_blocks where is_oversized_block)",
     )
     assert records == len(matched.truth)
     assert pairs <= 10 * records
     assert oversized == 0
+
+
+@pytest.mark.e2e
+def test_a_run_drops_the_table_of_a_retired_model(
+    matched: MatchingData, settings: Settings, warehouse: database.Database
+) -> None:
+    # int_customer_blocks, as a warehouse built before its rename to int_customer_oversized_blocks has it
+    with database.connect(warehouse) as conn, conn.cursor() as cur:
+        cur.execute(f"create table {IDENTITY}.int_customer_blocks as select 1 as block_size")
+    _run_models(settings, warehouse, "int_customer_oversized_blocks")
+    ((retired, kept),) = _rows(
+        warehouse,
+        f"select to_regclass('{IDENTITY}.int_customer_blocks'),"
+        f" to_regclass('{IDENTITY}.int_customer_oversized_blocks')",
+    )
+    assert retired is None and kept is not None
 
 
 @pytest.mark.e2e
@@ -335,7 +351,12 @@ def test_a_build_keys_only_the_records_whose_entered_rows_changed(
         )
 
 
-PAIRING = ("int_customer_records", "int_customer_blocking_keys", "int_customer_blocks", "int_customer_pairs")
+PAIRING = (
+    "int_customer_records",
+    "int_customer_blocking_keys",
+    "int_customer_oversized_blocks",
+    "int_customer_pairs",
+)
 
 
 def _pair_versions(db: database.Database) -> dict[tuple, str]:
@@ -350,6 +371,38 @@ def _pairs_as_rebuilt(
     built = _contents(warehouse, "int_customer_pairs", "paired_at", "paired_by")
     _run_models(settings, warehouse, "int_customer_pairs", full_refresh=True, dbt_vars=dbt_vars)
     return built, _contents(warehouse, "int_customer_pairs", "paired_at", "paired_by")
+
+
+MAX_BLOCK_SIZE = 50  # var('max_block_size') in dbt_project.yml
+# every block of two records or more and its size, counted from the keys
+_BLOCK_SIZES = (
+    f"select entity_type, blocking_rule, blocking_key, count(*) as block_size"
+    f" from {IDENTITY}.int_customer_blocking_keys group by 1, 2, 3 having count(*) > 1"
+)
+
+
+def _oversized(db: database.Database) -> set[tuple]:
+    """The blocks int_customer_oversized_blocks holds as oversized, with their size."""
+    return set(
+        _rows(
+            db,
+            f"select entity_type, blocking_rule, blocking_key, block_size"
+            f" from {IDENTITY}.int_customer_oversized_blocks where is_oversized_block",
+        )
+    )
+
+
+def _all_held(db: database.Database) -> list[tuple]:
+    return _rows(
+        db,
+        f"select entity_type, blocking_rule, blocking_key, is_oversized_block"
+        f" from {IDENTITY}.int_customer_oversized_blocks",
+    )
+
+
+def _oversized_by_count(db: database.Database, cap: int) -> set[tuple]:
+    """The blocks of more than ``cap`` records, counted whole from the keys."""
+    return set(_rows(db, f"select * from ({_BLOCK_SIZES}) as blocks where block_size > %s", (cap,)))
 
 
 @pytest.mark.e2e
@@ -401,16 +454,60 @@ def test_a_build_pairs_again_only_the_records_whose_keys_or_blocks_changed(
         # not change, lose the pairs only those blocks gave them; and get them back with the limit
         (largest,) = _rows(
             warehouse,
-            f"select max(block_size) from {IDENTITY}.int_customer_blocks where not is_oversized_block",
+            f"select max(block_size) from ({_BLOCK_SIZES}) as blocks where block_size <= %s",
+            (MAX_BLOCK_SIZE,),
         )[0]
         assert largest >= 3, "the fixture has no block of three records"
         smaller = {"max_block_size": largest - 1}
-        _run_models(settings, warehouse, "int_customer_blocks", "int_customer_pairs", dbt_vars=smaller)
+        _run_models(settings, warehouse, *PAIRING[2:], dbt_vars=smaller)
+        assert _oversized(warehouse) == _oversized_by_count(warehouse, largest - 1)
         limited, rebuilt = _pairs_as_rebuilt(settings, warehouse, dbt_vars=smaller)
         assert limited == rebuilt and len(limited) < len(incremental)
-        _run_models(settings, warehouse, "int_customer_blocks", "int_customer_pairs")
+        _run_models(settings, warehouse, *PAIRING[2:])
+        assert _oversized(warehouse) == _oversized_by_count(warehouse, MAX_BLOCK_SIZE)
         restored, rebuilt = _pairs_as_rebuilt(settings, warehouse)
         assert restored == rebuilt == incremental
+
+        # with the cap at an email block's size, a record that takes that email makes the block
+        # oversized, counted again from the changed keys alone; and usable again once it leaves
+        email_block, size = _rows(
+            warehouse,
+            f"select blocking_key, block_size from ({_BLOCK_SIZES}) as blocks"
+            " where blocking_rule = 'email' and entity_type = 'person' order by block_size desc, blocking_key"
+            " limit 1",
+        )[0]
+        at_cap = {"max_block_size": size}
+        _run_models(settings, warehouse, *PAIRING[2:], dbt_vars=at_cap)
+        assert email_block not in {block[2] for block in _oversized(warehouse)}
+        members = _rows(
+            warehouse,
+            f"select record_id from {IDENTITY}.int_customer_blocking_keys"
+            " where entity_type = 'person' and blocking_rule = 'email' and blocking_key = %s",
+            (email_block,),
+        )
+        entered_email = f"select record_id, email from {IDENTITY}.int_customer_entered_records"
+        (_, block_email), (joiner, joiner_email) = (
+            _rows(warehouse, f"{entered_email} where record_id = %s", members[0])[0],
+            _rows(
+                warehouse,
+                f"{entered_email} where entity_type = 'person' and email is not null"
+                " and record_id <> all(%s) order by record_id limit 1",
+                ([member for (member,) in members],),
+            )[0],
+        )
+        for email, is_oversized in ((block_email, True), (joiner_email, False)):
+            with database.connect(warehouse) as conn, conn.cursor() as cur:
+                cur.execute(
+                    f"update {IDENTITY}.int_customer_entered_records set email = %s, entered_at = now()"
+                    " where record_id = %s",
+                    (email, joiner),
+                )
+            _run_models(settings, warehouse, *PAIRING, dbt_vars=at_cap)
+            assert _oversized(warehouse) == _oversized_by_count(warehouse, size)
+            held = {block[:3]: block[3] for block in _all_held(warehouse)}
+            assert held[("person", "email", email_block)] is is_oversized, "then kept, usable again"
+            counted, rebuilt = _pairs_as_rebuilt(settings, warehouse, dbt_vars=at_cap)
+            assert counted == rebuilt
     finally:
         _run_models(
             settings,

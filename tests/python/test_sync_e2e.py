@@ -436,6 +436,7 @@ def test_a_cycle_with_no_outside_change_does_nothing(world: SyncWorld, pending: 
 # the incremental models, and the columns that say how and when each row was built: the fingerprint of
 # the SQL, and the time of the build that keyed a record or paired a pair (a rebuild has its own)
 INCREMENTAL_TABLES = {
+    "identity.int_customer_entered_records": ("entered_by", "built_at"),
     "identity.int_customer_records": ("keyed_by", "recorded_at"),
     "identity.int_customer_blocking_keys": ("blocked_by", "keyed_at", "recorded_at"),
     "identity.int_customer_pairs": ("paired_by", "paired_at"),
