@@ -107,13 +107,19 @@ with
 {% if extending -%}
 {%- set through = built_through('built_at') %}
 -- the records decided again: standardized since this table's newest build, read through the stamps'
--- indexes
+-- indexes; every record of a base model without the stamps (the file source's, a view)
 changed_records as materialized (
 
     {% for source_model in record_sources %}
-        select record_id
-        from {{ ref(base_model_of(source_model)) }}
-        where standardized_at > {{ through }}
+        {%- set base_model = ref(base_model_of(source_model)) %}
+        {%- if 'standardized_at' in (adapter.get_columns_in_relation(base_model) | map(attribute='name')) %}
+            select record_id
+            from {{ base_model }}
+            where standardized_at > {{ through }}
+        {%- else %}
+            select record_id
+            from {{ ref(source_model) }}
+        {%- endif %}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
