@@ -174,7 +174,39 @@ final_split_edges as (
 
 {{ label_propagation_ctes('split', 'split_nodes', 'final_split_edges', passes) }}
 
-clustered as (
+-- a component that holds no conflict is one cluster, with every match in it; only the few records of
+-- the conflicted components are split. The two are kept apart to the end: the split's long CTE chain
+-- estimates its rows far too high (billions), and a join of it with every record made the planner sort
+-- them all for merge joins
+unsplit as materialized (
+
+    select
+        components.record_id,
+        components.entity_type,
+        components.component_id,
+        components.component_size,
+        components.is_label_stable
+    from components
+    left join conflicted_components on components.component_id = conflicted_components.component_id
+    where conflicted_components.component_id is null
+
+),
+
+-- both ends of a match are in one component (the matches' relationships tests: both are live records)
+unsplit_kept_edges as (
+
+    select
+        matches.record_id_l,
+        matches.record_id_r,
+        matches.match_weight,
+        matches.match_rule
+    from matches
+    left join split_nodes on matches.record_id_l = split_nodes.record_id
+    where split_nodes.record_id is null
+
+),
+
+split_clustered as materialized (
 
     select
         components.record_id,
@@ -183,71 +215,113 @@ clustered as (
         coalesce(split_labels.cluster_key, components.component_id) as cluster_key,
         split_labels.record_id is not null as is_conflict_split,
         components.is_label_stable and coalesce(split_labels.is_label_stable, true) as is_label_stable
-    from components
-    left join split_labels on components.record_id = split_labels.record_id
+    from split_nodes
+    inner join components on split_nodes.record_id = components.record_id
+    left join split_labels on split_nodes.record_id = split_labels.record_id
 
 ),
 
-kept_edges as (
+split_sizes as (
 
-    -- the matches that hold each cluster together (both ends in the same cluster after the split)
+    select
+        cluster_key,
+        count(*) as cluster_size
+    from split_clustered
+    group by cluster_key
+
+),
+
+-- the split matches that hold a cluster together: both ends in it
+split_kept_edges as (
+
     select
         matches.record_id_l,
         matches.record_id_r,
         matches.match_weight,
         matches.match_rule
     from matches
-    inner join clustered as clustered_l on matches.record_id_l = clustered_l.record_id
-    inner join clustered as clustered_r on matches.record_id_r = clustered_r.record_id
+    inner join split_clustered as clustered_l on matches.record_id_l = clustered_l.record_id
+    inner join split_clustered as clustered_r on matches.record_id_r = clustered_r.record_id
     where clustered_l.cluster_key = clustered_r.cluster_key
 
 ),
 
-record_edges as (
+{% for part in ['unsplit', 'split'] %}
+    -- each record's strongest kept match, and whether a steward joined it
+    {{ part }}_evidence as (
+
+        select
+            record_id,
+            max(match_weight) as match_weight,
+            bool_or(match_rule = 'steward_must_match') as has_steward_match
+        from (
+            select
+                record_id_l as record_id,
+                match_weight,
+                match_rule
+            from {{ part }}_kept_edges
+            union all
+            select
+                record_id_r as record_id,
+                match_weight,
+                match_rule
+            from {{ part }}_kept_edges
+        ) as record_edges
+        group by record_id
+
+    ),
+
+{% endfor %}
+clustered as (
 
     select
-        record_id_l as record_id,
-        match_weight,
-        match_rule
-    from kept_edges
+        unsplit.record_id,
+        unsplit.entity_type,
+        unsplit.component_id as cluster_key,
+        unsplit.component_size as cluster_size,
+        unsplit.component_id,
+        false as is_conflict_split,
+        unsplit_evidence.match_weight,
+        unsplit_evidence.has_steward_match,
+        unsplit_evidence.record_id is not null as has_kept_match,
+        unsplit.is_label_stable
+    from unsplit
+    left join unsplit_evidence on unsplit.record_id = unsplit_evidence.record_id
     union all
     select
-        record_id_r as record_id,
-        match_weight,
-        match_rule
-    from kept_edges
-
-),
-
-record_match_evidence as (
-
-    select
-        record_id,
-        max(match_weight) as match_weight,
-        bool_or(match_rule = 'steward_must_match') as has_steward_match
-    from record_edges
-    group by record_id
+        split_clustered.record_id,
+        split_clustered.entity_type,
+        split_clustered.cluster_key,
+        split_sizes.cluster_size,
+        split_clustered.component_id,
+        split_clustered.is_conflict_split,
+        split_evidence.match_weight,
+        split_evidence.has_steward_match,
+        split_evidence.record_id is not null as has_kept_match,
+        split_clustered.is_label_stable
+    from split_clustered
+    inner join split_sizes on split_clustered.cluster_key = split_sizes.cluster_key
+    left join split_evidence on split_clustered.record_id = split_evidence.record_id
 
 ),
 
 final as (
 
     select
-        clustered.record_id,
-        clustered.entity_type,
-        clustered.cluster_key,
-        count(*) over (partition by clustered.cluster_key) as cluster_size,
-        clustered.component_id,
-        clustered.is_conflict_split,
-        record_match_evidence.match_weight,
+        record_id,
+        entity_type,
+        cluster_key,
+        cluster_size,
+        component_id,
+        is_conflict_split,
+        match_weight,
         case
-            when record_match_evidence.record_id is null then 'singleton'
-            when record_match_evidence.has_steward_match then 'steward_must_match'
+            when not has_kept_match then 'singleton'
+            when has_steward_match then 'steward_must_match'
             else 'probabilistic'
         end as match_rule,
-        clustered.is_label_stable
+        is_label_stable
     from clustered
-    left join record_match_evidence on clustered.record_id = record_match_evidence.record_id
 
 )
 
