@@ -11,29 +11,7 @@
     SQL or anything upstream of it changed (`paired_by`; the pairs of the previous SQL are then
     deleted), or with --full-refresh.
 -#}
-{%- set pairing_steps -%}
--- the keys of blocks that yield pairs: not oversized (a key no other record has finds no pair below).
--- Not materialized: the keys read in place, against the few oversized blocks
-usable_keys as not materialized (
-
-    select
-        blocking_keys.record_id,
-        blocking_keys.entity_type,
-        blocking_keys.blocking_rule,
-        blocking_keys.blocking_key
-    from blocking_keys
-    where not exists (
-        select 1
-        from blocks
-        where
-            blocks.is_oversized_block
-            and blocks.blocking_key = blocking_keys.blocking_key
-            and blocks.blocking_rule = blocking_keys.blocking_rule
-            and blocks.entity_type = blocking_keys.entity_type
-    )
-
-),
-{%- endset -%}
+{%- set pairing_steps = usable_keys_cte() -%}
 {%- set fingerprint = model_fingerprint(pairing_steps) -%}
 {%- set extending = built_with_same_fingerprint(fingerprint, 'paired_at', 'paired_by') -%}
 {{ config(
@@ -43,6 +21,7 @@ usable_keys as not materialized (
     on_schema_change='sync_all_columns',
     pre_hook=[
         "set local work_mem = '" ~ var('pairing_work_mem') ~ "'",
+        "{{ pairing_planner_settings() }}",
         "{{ delete_pairs_to_pair_again(ref('int_customer_blocking_keys'), ref('int_customer_oversized_blocks'),"
         ~ " ref('int_customer_records')) }}"
     ],
