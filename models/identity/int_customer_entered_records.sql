@@ -94,7 +94,7 @@
     adapter.get_columns_in_relation(kept) | map(attribute='name') | list
 ) %}
 {%- set canonical_columns = canonical_record_column_names() %}
-{#- the model's file and everything upstream are in the fingerprint; so is the SQL of its macros -#}
+{#- the model's file and everything upstream are in the fingerprint, and the hub-write rule with its slack -#}
 {%- set fingerprint = model_fingerprint(
     is_within_hub_write('updated_at', 'attempted_at', 'finished_at') ~ '#' ~ (record_sources | join(','))
     ~ '#' ~ (canonical_columns | join(','))
