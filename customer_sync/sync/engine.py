@@ -78,7 +78,7 @@ def execute(
     A write that timed out may still be applied by the server later, so its operation waits until
     ``settle_seconds`` after the timeout before it is re-read (and written again only if still needed).
     """
-    client.prepare()
+    client.prepare(ops)
     unsettled: list[Operation] = []
     for batch in chunks(ops, client.batch_size):
         unsettled += _execute_batch(conn, client, batch, stats)

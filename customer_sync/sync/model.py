@@ -125,8 +125,8 @@ class TargetClient(Protocol):
     name: str
     batch_size: int
 
-    def prepare(self) -> None:
-        """One-off setup before writing (e.g. create the CRM's golden-id property)."""
+    def prepare(self, ops: list[Operation]) -> None:
+        """One-off setup before writing ``ops`` (e.g. create the CRM's golden-id property)."""
 
     def read(self, ops: list[Operation]) -> dict[tuple[str, str], CurrentRecord]:
         """Re-read the records of ``ops`` (at most batch_size), keyed by (object_type, record_id)."""

@@ -303,7 +303,11 @@ def pending(world: SyncWorld, first_cycle: dict[str, Any], settled: dict[str, An
     )
     ((last_run,),) = world.query("select max(run_id) from ops.sync_runs")
     with world.env():
-        worker = subprocess.Popen([sys.executable, "-c", code, str(world.settings.home), world.db.url])
+        # batches of 5, so that the ledger records progress before the kill
+        worker = subprocess.Popen(
+            [sys.executable, "-c", code, str(world.settings.home), world.db.url],
+            env={**os.environ, "CUSTOMER_SYNC_BILLING_BATCH_SIZE": "5"},
+        )
     applied_query = (
         "select count(*) from ops.sync_operations where target = 'billing' and status = 'applied' "
         f"and run_id = (select max(run_id) from ops.sync_runs where run_id > '{last_run}')"

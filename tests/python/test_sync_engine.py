@@ -49,7 +49,7 @@ class FakeTarget:
         for key in self.records:
             self.versions.setdefault(key, 1000)
 
-    def prepare(self) -> None:
+    def prepare(self, ops: list[Operation]) -> None:
         pass
 
     def edit(self, record_id: str, **values: str) -> None:

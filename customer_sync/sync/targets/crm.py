@@ -28,7 +28,7 @@ class CrmClient:
     def __init__(self, base_url: str, token: str) -> None:
         self.api = ApiClient(base_url, token, Pacer(DEFAULT_RATE, name="crm"))
 
-    def prepare(self) -> None:
+    def prepare(self, ops: list[Operation]) -> None:
         """Create the unique golden-id property on contacts and companies when it is missing."""
         for object_type in MODIFIED_PROPERTY:
             body = self.api.read("GET", f"/crm/v3/properties/{object_type}")

@@ -44,7 +44,7 @@ class ErpClient:
         # null-safe equality: SQLite spells it IS, Postgres (a real Odoo database) IS NOT DISTINCT FROM
         self._null_safe_equal = "is" if self.engine.dialect.name == "sqlite" else "is not distinct from"
 
-    def prepare(self) -> None:
+    def prepare(self, ops: list[Operation]) -> None:
         """Nothing to set up: ``ref`` is a standard res.partner column."""
 
     def read(self, ops: list[Operation]) -> dict[tuple[str, str], CurrentRecord]:
