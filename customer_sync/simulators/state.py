@@ -4,16 +4,20 @@ Everything lives under ``$CUSTOMER_SYNC_HOME/simulators/``:
 
 - ``crm.sqlite``, ``billing.sqlite``, ``support.sqlite``: the HTTP services' records and write logs;
 - ``erp.sqlite``: the Odoo-shaped database the connectors read and write with SQL;
-- ``config.json``: ports, rate limits, fault rate, latency, lags (the running server keeps it current);
+- ``config.json``: ports, rate limits, fault rate, latency, lags (each running service keeps its part
+  current, under ``config.lock``);
 - ``credentials.json`` (mode 600): the API tokens made at ``simulate start``;
-- ``server.log``: the server process's log.
+- ``server.log``: the log of the server processes (one per service, under one parent).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -167,6 +171,17 @@ def _read_config_file(directory: Path) -> dict[str, Any]:
     if not path.exists():
         raise UserError(f"no simulators set up in {directory}; run 'customer-sync simulate start'")
     return json.loads(path.read_text())
+
+
+@contextmanager
+def config_file_lock(directory: Path) -> Iterator[None]:
+    """Hold the lock of ``config.json`` across processes (each service's process writes its part)."""
+    with open(directory / "config.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def write_config(directory: Path, run: SimConfig, systems: dict[str, SimConfig] | None = None) -> None:

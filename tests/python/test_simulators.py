@@ -12,10 +12,13 @@ import time
 from collections import Counter
 from typing import Any
 
+import psutil
 import pytest
 import requests
 
+from customer_sync import processes
 from customer_sync.simulators import control
+from customer_sync.simulators.state import PROCESS_NAME, read_system_configs
 from tests.python.fixtures.simulators import Simulators, small_dataset
 
 PERSONS = 40
@@ -681,6 +684,21 @@ def test_cli_edit_and_status(sims: Simulators) -> None:
     assert (
         result["counts"]["support"]["users"] >= PERSONS and result["counts"]["erp"]["res_partner"] == PERSONS
     )
+
+
+def test_each_service_runs_in_its_own_process_and_keeps_its_part_of_the_config(restore: Simulators) -> None:
+    parent = psutil.Process(processes.running_pid(restore.settings, PROCESS_NAME))
+    children = parent.children()
+    assert sorted(child.cmdline()[-1] for child in children) == ["billing", "crm", "support"]
+    # live changes saved by two processes: neither overwrites the other's part of config.json
+    restore.set_config("billing", latency_ms=7)
+    restore.set_config("crm", latency_ms=9)
+    configs = read_system_configs(restore.settings.simulators_dir)
+    assert {system: config.latency_ms for system, config in configs.items()} == {
+        "billing": 7,
+        "crm": 9,
+        "support": 0,
+    }
 
 
 def test_cli_start_without_persons_reuses_the_data_there(simulator_factory: Any) -> None:
