@@ -81,6 +81,10 @@ DDL = [
         data text not null
     )""",
 ]
+# the job worker and the in-flight limit look jobs up by status many times a second: without this index
+# each look-up read every job ever queued (thousands in a large sync, each with its items and results)
+JOBS_BY_STATUS = "create index if not exists jobs_status on jobs (status, changed_ms)"
+DDL.append(JOBS_BY_STATUS)
 
 
 def zd_error(status: int, name: str, description: str, **extra: Any) -> HttpError:
@@ -130,6 +134,8 @@ class SupportService(Service):
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
+        with self.write_lock, self.connect() as conn:
+            conn.execute(JOBS_BY_STATUS)  # for data made before the index
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._run_jobs, name="sim-support-jobs", daemon=True)
         self._worker.start()
