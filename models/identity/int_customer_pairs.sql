@@ -56,27 +56,12 @@ again as materialized (
 
 ),
 
--- their keys, but those of oversized blocks (a key no other record has finds no pair below). Kept
--- apart: joined below with the keys' index
+-- their usable keys. Kept apart: joined below with the keys' index
 again_keys as materialized (
 
-    select
-        blocking_keys.record_id,
-        blocking_keys.entity_type,
-        blocking_keys.blocking_rule,
-        blocking_keys.blocking_key
-    from blocking_keys
-    where
-        blocking_keys.record_id in (select again.record_id from again)
-        and not exists (
-            select 1
-            from blocks
-            where
-                blocks.is_oversized_block
-                and blocks.blocking_key = blocking_keys.blocking_key
-                and blocks.blocking_rule = blocking_keys.blocking_rule
-                and blocks.entity_type = blocking_keys.entity_type
-        )
+    select usable_keys.*
+    from usable_keys
+    where usable_keys.record_id in (select again.record_id from again)
 
 ),
 {% endif %}
