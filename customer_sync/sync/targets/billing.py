@@ -217,6 +217,8 @@ class BillingClient:
         return self.api.requests_sent
 
     def close(self) -> None:
+        if self.unchecked:
+            log.info("billing: %d writes not checked, their events were not listed yet", self.unchecked)
         self.pool.shutdown(wait=True)
         self.api.close()
 

@@ -58,13 +58,12 @@ class EventFeed:
     awaited: set[str] = field(default_factory=set)
     by_key: dict[str, dict[str, Any]] = field(default_factory=dict)
     newest_id: str | None = None
-    pages_read: int = 0
     _has_more: bool = field(default=False, repr=False)
 
     @classmethod
-    def usable_since(cls, since: float, now: float | None = None) -> bool:
+    def usable_since(cls, since: float) -> bool:
         """Whether the events list still holds every event from ``since`` on."""
-        horizon = (now or time.time()) - RETENTION_SECONDS + RETENTION_MARGIN_SECONDS
+        horizon = time.time() - RETENTION_SECONDS + RETENTION_MARGIN_SECONDS
         return since >= horizon
 
     def refresh(self) -> None:
@@ -126,7 +125,6 @@ class EventFeed:
 
     def _page(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         body = self.api.read("GET", "/v1/events", params=params) or {}
-        self.pages_read += 1
         self._has_more = bool(body.get("has_more"))
         return list(body.get("data") or [])
 
