@@ -43,7 +43,7 @@
     `failing_when` (column -> the SQL condition under which a value fails), the rows that fail, and with
     `with_example` one failing value; an unpivot then gives one failing row per column that has any:
     `column_name`, `failing_rows` and, with `with_example`, `example_value`. -#}
-{% macro failing_values_per_column(model, failing_when, with_example=true) %}
+{% macro failing_values_per_column(model, failing_when, with_example=true, skip_when=none) %}
     select failures.*
     from (
         select
@@ -56,6 +56,9 @@
             count(*) filter (where {{ condition }}) as {{ column }}__failing_rows{{ ',' if not loop.last }}
             {%- endfor %}
         from {{ model }}
+        {%- if skip_when %}
+        where not {{ skip_when }}
+        {%- endif %}
     ) as counted
     cross join lateral (
         values
@@ -122,39 +125,101 @@
     {%- for column in columns %}
         {%- do failing_when.update({column: column ~ " is null"}) %}
     {%- endfor %}
-    {{ failing_values_per_column(model, failing_when, with_example=false) }}
+    {#- where the table's own not-null constraints cover every column (enforce_required_columns), no
+        row can fail: the condition holds no column, so Postgres evaluates it once and skips the scan -#}
+    {{ failing_values_per_column(
+        model, failing_when, with_example=false, skip_when=not_null_is_enforced(model, columns)
+    ) }}
 {% endtest %}
 
 
 {#- No two rows share the values of the given columns (rows with nulls in them count as equal on those).
     Where the warehouse already enforces the key (unique_key_is_enforced: a valid unique index on some of
-    the columns, as a model's `indexes` config creates), no two rows without nulls in the key can be
-    equal, so only the rows with a null in it are grouped; otherwise every row is. -#}
+    the columns, as create_unique_key_index makes), no two rows without nulls in the key can be equal, so
+    only the rows with a null in it are grouped; otherwise every row is. Where not-null constraints
+    cover the key's columns too (not_null_is_enforced), there are no such rows, and nothing is read. -#}
 {% test unique_combination_of_columns(model, combination_of_columns) %}
-    {%- set columns = combination_of_columns | join(', ') %}
-    {%- set is_enforced = unique_key_is_enforced(model, combination_of_columns) %}
-    {#- each branch's condition on is_enforced holds no column: Postgres evaluates it once, and skips
-        the branch's scan when false -#}
+    {{ duplicate_key_rows(model, combination_of_columns) }}
+{% endtest %}
+
+
+{#- dbt's `unique` test (one column or expression; nulls are not compared), found before dbt's own
+    implementation through the `dispatch` search order in dbt_project.yml: where a unique index
+    enforces the column (unique_key_is_enforced), no two non-null values can be equal, and the table is
+    not read. -#}
+{% macro postgres__test_unique(model, column_name) %}
+    select
+        {{ column_name }} as unique_field,
+        count(*) as n_records
+    from {{ model }}
+    where {{ column_name }} is not null and not {{ unique_key_is_enforced(model, [column_name]) }}
+    group by {{ column_name }}
+    having count(*) > 1
+{% endmacro %}
+
+
+{#- dbt's `accepted_values` test, found before dbt's own implementation like `unique`: where the table
+    holds the column to these very values with a validated check constraint (accepted_values_is_enforced;
+    enforce_required_columns adds it to incremental models), no row can fail, and the table is not read.
+    Null passes, as in dbt's test and in a check constraint. -#}
+{% macro postgres__test_accepted_values(model, column_name, values, quote=true) %}
+    select
+        {{ column_name }} as value_field,
+        count(*) as n_records
+    from {{ model }}
+    where not {{ accepted_values_is_enforced(model, column_name, values, quote) }}
+    group by {{ column_name }}
+    having {{ column_name }} not in ({{ value_list(values, quote) }})
+{% endmacro %}
+
+
+{#- A boolean expression, evaluated once per query: whether `relation` has the validated check
+    constraint that holds `column` to `values` (named by accepted_values_constraint). False where it
+    cannot be known. -#}
+{% macro accepted_values_is_enforced(relation, column, values, quote=true) -%}
+    {%- if relation.identifier is not defined -%}
+        {{ return('false') }}
+    {%- endif -%}
+    (
+        select count(*) > 0
+        from pg_catalog.pg_constraint as value_check
+        where
+            value_check.conrelid = to_regclass('{{ relation.include(database=false) | replace("'", "''") }}')
+            and value_check.contype = 'c'
+            and value_check.convalidated
+            and value_check.conname = '{{ accepted_values_constraint(column, values, quote) }}'
+    )
+{%- endmacro %}
+
+
+{#- The rows of `model` whose values of `columns` repeat, with how many rows share them; what the
+    warehouse already enforces is not read again (see unique_combination_of_columns). -#}
+{% macro duplicate_key_rows(model, columns) %}
+    {%- set column_list = columns | join(', ') %}
+    {%- set is_enforced = unique_key_is_enforced(model, columns) %}
+    {%- set has_no_nulls = not_null_is_enforced(model, columns) %}
+    {#- each branch's condition on the catalog holds no column: Postgres evaluates it once, and skips the
+        branch's scan when false -#}
     with key_rows as (
-        select {{ columns }}
+        select {{ column_list }}
         from {{ model }}
         where not {{ is_enforced }}
         union all
-        select {{ columns }}
+        select {{ column_list }}
         from {{ model }}
-        where {{ is_enforced }}
+        where {{ is_enforced }} and not {{ has_no_nulls }}
             and (
-                {%- for column in combination_of_columns %}
+                {%- for column in columns %}
                 {{ 'or ' if not loop.first }}{{ column }} is null
                 {%- endfor %}
             )
     )
 
-    select {{ columns }}, count(*) as row_count
+    select {{ column_list }}, count(*) as row_count
     from key_rows
-    group by {{ columns }}
+    group by {{ column_list }}
     having count(*) > 1
-{% endtest %}
+{% endmacro %}
 
 
 {#- A boolean expression, evaluated once per query: whether a valid unique index of `relation` (no
@@ -191,7 +256,7 @@
                 where
                     indexed.position <= unique_index.indnkeyatts
                     and coalesce(key_column.attname not in (
-                        {%- for column in columns %}'{{ column }}'{{ ', ' if not loop.last }}{% endfor -%}
+                        {%- for column in columns %}'{{ column | replace("'", "''") }}'{{ ', ' if not loop.last }}{% endfor -%}
                     ), true)
             )
     )
@@ -204,3 +269,34 @@
     from {{ model }}
     where coalesce({{ column_name }}, false) <> coalesce({{ condition }}, false)
 {% endtest %}
+
+
+{#- A boolean expression, evaluated once per query: whether every one of `columns` is a column of
+    `relation` with a not-null constraint. False where it cannot be known (another warehouse, a test
+    reading a subquery, an expression rather than a column). -#}
+{% macro not_null_is_enforced(relation, columns) -%}
+    {{ return(adapter.dispatch('not_null_is_enforced', 'customer_sync')(relation, columns)) }}
+{%- endmacro %}
+
+{% macro default__not_null_is_enforced(relation, columns) -%}
+    false
+{%- endmacro %}
+
+{% macro postgres__not_null_is_enforced(relation, columns) -%}
+    {%- if relation.identifier is not defined -%}
+        {{ return('false') }}
+    {%- endif -%}
+    {%- set names = columns | unique | list -%}
+    (
+        select count(*) = {{ names | length }}
+        from pg_catalog.pg_attribute as required_column
+        where
+            required_column.attrelid = to_regclass('{{ relation.include(database=false) | replace("'", "''") }}')
+            and required_column.attnum > 0
+            and not required_column.attisdropped
+            and required_column.attnotnull
+            and required_column.attname in (
+                {%- for column in names %}'{{ column | replace("'", "''") }}'{{ ', ' if not loop.last }}{% endfor -%}
+            )
+    )
+{%- endmacro %}

@@ -3,6 +3,7 @@ run on a small file source with known truth (tests/python/fixtures/matching.py).
 
 from __future__ import annotations
 
+import json
 import random
 from collections import defaultdict
 from itertools import combinations
@@ -11,7 +12,7 @@ import pytest
 
 from customer_sync import db as database
 from customer_sync.config import Settings
-from customer_sync.dbt_runner import run_dbt
+from customer_sync.dbt_runner import dbt_paths, run_dbt
 from tests.python.fixtures.matching import MATCHING_VARS, SCHEMA_PREFIX, MatchingData
 
 IDENTITY = SCHEMA_PREFIX + "identity"
@@ -291,7 +292,87 @@ def test_a_full_refresh_leaves_the_indexes_to_the_next_build(
     _run_models(settings, warehouse, *PAIRING[2:], "int_customer_pair_comparisons")
 
 
-# these two edit the identity tables, and put them back as built at the end: last in the module
+# the tests that read the catalog, not the table, where the table's constraints state their rule
+CATALOG_CHECKED_TESTS = ("not_null_columns", "accepted_values", "unique_combination_of_columns")
+
+
+def _constraints(db: database.Database, table: str) -> tuple[set[str], set[str]]:
+    """The table's not-null columns and the names of its check constraints."""
+    relation = f"{IDENTITY}.{table}"
+    not_null = _rows(
+        db,
+        "select attname from pg_attribute where attrelid = to_regclass(%s) and attnum > 0"
+        " and not attisdropped and attnotnull",
+        (relation,),
+    )
+    checks = _rows(
+        db,
+        "select conname from pg_constraint where conrelid = to_regclass(%s) and contype = 'c'",
+        (relation,),
+    )
+    return {name for (name,) in not_null}, {name for (name,) in checks}
+
+
+@pytest.mark.e2e
+def test_an_incremental_tables_column_rules_are_its_constraints_and_its_tests_read_none_of_it(
+    matched: MatchingData, settings: Settings, warehouse: database.Database
+) -> None:
+    """An incremental model's not_null_columns and accepted_values tests become not-null and check
+    constraints of its table (macros/enforce_required_columns.sql): Postgres refuses a breaking row as it
+    is written, and the tests (unique keys too, by their unique index) read the catalog, not the table.
+    A constraint no test states any more is taken off by the next build."""
+    from psycopg2 import errors
+
+    table = "int_customer_blocking_keys"
+    _run_models(settings, warehouse, table)
+    required = {"record_id", "entity_type", "blocking_rule", "blocking_key", "entered_hash", "recorded_at"}
+    not_null, checks = _constraints(warehouse, table)
+    assert required <= not_null
+    [rule_check] = [name for name in checks if name.startswith("blocking_rule__accepted_values__")]
+
+    # rows breaking a rule are refused as they are written
+    for column, value, error in (
+        ("blocking_rule", "'no_such_rule'", errors.CheckViolation),
+        ("blocking_key", "null", errors.NotNullViolation),
+    ):
+        with pytest.raises(error), database.connect(warehouse) as conn, conn.cursor() as cur:
+            cur.execute(
+                f"update {IDENTITY}.{table} set {column} = {value}"
+                f" where record_id = (select min(record_id) from {IDENTITY}.{table})"
+            )
+
+    # the tests pass, and their plans never run a scan of the table
+    passed = run_dbt(settings, warehouse, "test", select=[table], dbt_vars=MATCHING_VARS)
+    assert not passed.failed() and passed.count("test", "pass") >= 4
+    target, _ = dbt_paths(settings)
+    manifest = json.loads((target / "manifest.json").read_text())
+    catalog_only = [
+        node["compiled_code"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "test"
+        and node.get("attached_node") == f"model.customer_sync.{table}"
+        and node["test_metadata"]["name"] in CATALOG_CHECKED_TESTS
+    ]
+    assert len(catalog_only) == 3
+    for sql in catalog_only:
+        plan = "\n".join(row for (row,) in _rows(warehouse, f"explain (analyze, costs off) {sql}"))
+        scans = [line for line in plan.splitlines() if f"Scan on {table}" in line]
+        assert scans and all("never executed" in line for line in scans), plan
+
+    # a constraint lost (a required column left nullable), and rules the yml no longer states (a check
+    # for other values; a not-null column that no test requires): the next build puts each right
+    records = "int_customer_records"
+    with database.connect(warehouse) as conn, conn.cursor() as cur:
+        cur.execute(
+            f"alter table {IDENTITY}.{table} alter column blocking_key drop not null,"
+            " add constraint blocking_rule__accepted_values__0123456789ab check (blocking_rule <> 'x')"
+        )
+        cur.execute(f"alter table {IDENTITY}.{records} alter column source_record_id set not null")
+    _run_models(settings, warehouse, records, table)
+    assert _constraints(warehouse, table) == (not_null, {rule_check})
+    assert "source_record_id" not in _constraints(warehouse, records)[0]
+
+
 @pytest.mark.e2e
 def test_a_build_keys_only_the_records_whose_entered_rows_changed(
     matched: MatchingData, settings: Settings, warehouse: database.Database

@@ -1,0 +1,108 @@
+{#-
+    The project's post-hook: an incremental model's column rules become the table's own constraints, so
+    that Postgres checks every row as it is written, and the tests read the catalog instead of the table:
+      - the columns its not_null_columns tests list get not-null constraints (not_null_is_enforced);
+      - each accepted_values test becomes a check constraint named after the column and the values
+        (accepted_values_constraint, accepted_values_is_enforced);
+      - unique keys are enforced by the unique indexes create_unique_key_index makes (unique_key_is_enforced).
+    An incremental table keeps its rows from build to build, and each test read all of them after each
+    build for the few the build wrote: the desired states' tests read 300,000 to 1.4 million rows each
+    in a 1% build at 100k persons.
+
+    A constraint is added when the table lacks it (the first build, or one after a --full-refresh,
+    which replaces the table): adding it reads the table once; later builds only look it up. A row that
+    breaks a rule then fails the model's build with the rule named, where the test would have failed
+    after it; either way nothing downstream is built from it. The rules come from the model's tests, so
+    the yml stays their one list, and a rule taken out of the yml is taken off the table by the next
+    build (a column no longer required loses its not-null constraint; a check for other values is
+    dropped). A model with an enforced contract keeps the constraints its contract declares and gets
+    none here. A table model (rebuilt whole every build) is left to its tests, which read it once as a
+    constraint would. Other warehouses get no statement.
+-#}
+{% macro enforce_required_columns() -%}
+    {{ return(adapter.dispatch('enforce_required_columns', 'customer_sync')()) }}
+{%- endmacro %}
+
+{% macro default__enforce_required_columns() -%}
+    select 1
+{%- endmacro %}
+
+{% macro postgres__enforce_required_columns() -%}
+    {%- set contract = config.get('contract') -%}
+    {%- if not execute or config.get('materialized') != 'incremental' or (contract and contract.enforced) -%}
+        {{ return('select 1') }}
+    {%- endif -%}
+    {%- set rules = column_rules(model.unique_id) -%}
+    {%- set table = "to_regclass('" ~ this.schema ~ "." ~ this.identifier ~ "')" -%}
+    {%- set not_null = run_query(
+        "select attname, attnotnull from pg_catalog.pg_attribute where attrelid = " ~ table
+        ~ " and attnum > 0 and not attisdropped"
+    ) -%}
+    {%- set checks = run_query(
+        "select conname from pg_catalog.pg_constraint where conrelid = " ~ table
+        ~ " and contype = 'c' and conname like '%\\_\\_accepted\\_values\\_\\_%'"
+    ).columns[0].values() | list -%}
+    {%- set actions = [] -%}
+    {%- for row in not_null.rows -%}
+        {%- if row[1] and row[0] not in rules.required -%}
+            {%- do actions.append('alter column ' ~ adapter.quote(row[0]) ~ ' drop not null') -%}
+        {%- elif not row[1] and row[0] in rules.required -%}
+            {%- do actions.append('alter column ' ~ adapter.quote(row[0]) ~ ' set not null') -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- for name in checks if name not in rules.checks -%}
+        {%- do actions.append('drop constraint ' ~ name) -%}
+    {%- endfor -%}
+    {%- for name, condition in rules.checks.items() if name not in checks -%}
+        {%- do actions.append('add constraint ' ~ name ~ ' check (' ~ condition ~ ')') -%}
+    {%- endfor -%}
+    {%- if actions -%}
+    alter table {{ this }}
+        {%- for action in actions %}
+        {{ action }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The rules the tests attached to the node `unique_id` state on its rows: `required`, the columns
+    its not_null_columns tests list, and `checks`, constraint name -> condition for each of its
+    accepted_values tests. Tests with a `where` config check only some rows, so they add none. -#}
+{% macro column_rules(unique_id) -%}
+    {%- set rules = {'required': [], 'checks': {}} -%}
+    {%- for node in graph.nodes.values()
+        if node.resource_type == 'test' and node.get('attached_node') == unique_id
+        and not node.config.get('where') -%}
+        {%- set test = node.get('test_metadata') or {} -%}
+        {%- set arguments = test.get('kwargs', {}) -%}
+        {%- if test.get('name') == 'not_null_columns' -%}
+            {%- do rules.required.extend(arguments.get('columns', [])) -%}
+        {%- elif test.get('name') == 'accepted_values' -%}
+            {%- set quote = arguments.get('quote', true) -%}
+            {%- do rules.checks.update({
+                accepted_values_constraint(arguments.column_name, arguments['values'], quote):
+                    arguments.column_name ~ ' in (' ~ value_list(arguments['values'], quote) ~ ')'
+            }) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(rules) }}
+{%- endmacro %}
+
+
+{#- The name of the check constraint that holds `column` to `values`: the column and a digest of the
+    values, so that a constraint for other values is never taken for it. -#}
+{% macro accepted_values_constraint(column, values, quote=true) -%}
+    {{ return(column ~ '__accepted_values__' ~ local_md5(value_list(values, quote))[:12]) }}
+{%- endmacro %}
+
+
+{#- The values as a SQL list, quoted as strings or written as they are. -#}
+{% macro value_list(values, quote=true) -%}
+    {%- set items = [] -%}
+    {%- for value in values -%}
+        {%- do items.append(("'" ~ (value | string | replace("'", "''")) ~ "'") if quote else (value | string)) -%}
+    {%- endfor -%}
+    {{ return(items | join(', ')) }}
+{%- endmacro %}
