@@ -37,8 +37,23 @@ class BenchReport:
         parts = [s.seconds for s in self.stages if s.name in ("land", "build", "sync")]
         return sum(parts) if parts else None
 
+    def identity_ratios(self) -> dict[str, float | None]:
+        """The resolution's time over Splink's, both ways: over Splink's own seconds
+        (``identity_to_splink``), and over its whole stage, which also reads the standardized records out
+        of Postgres while the resolution reads them in place (``identity_to_splink_stage``)."""
+        splink_stage = self.stage("splink")
+        own = self.splink["seconds"] if self.splink else None
+        identity = self.seconds_identity
+        return {
+            "identity_to_splink": _round(identity / own, 3) if identity and own else None,
+            "identity_to_splink_stage": _round(identity / splink_stage.seconds, 3)
+            if identity and splink_stage and splink_stage.seconds
+            else None,
+        }
+
     def as_dict(self) -> dict[str, Any]:
         acc, sp = self.accuracy, self.splink_accuracy
+        splink_stage = self.stage("splink")
         incremental = self.stage("incremental")
         full = self.full_cycle_seconds()
         return {
@@ -55,6 +70,8 @@ class BenchReport:
             "splink_f1": _round(sp.f1 if sp else None),
             "splink_bcubed_f1": _round(sp.bcubed_f1 if sp else None),
             "splink_seconds": _round(self.splink["seconds"], 3) if self.splink else None,
+            "splink_stage_seconds": _round(splink_stage.seconds, 3) if splink_stage else None,
+            **self.identity_ratios(),
             "full_cycle_seconds": _round(full, 3),
             "incremental_seconds": _round(incremental.seconds, 3) if incremental else None,
             "incremental_share": _round(incremental.seconds / full if incremental and full else None),
@@ -107,6 +124,17 @@ class BenchReport:
             if self.splink_accuracy and self.splink:
                 label = f"Splink {self.splink.get('version', '')} (DuckDB, p >= {self.splink['threshold']})"
                 lines.append(_accuracy_row(label, self.splink_accuracy, self.splink["seconds"]))
+                ratios = self.identity_ratios()
+                if ratios["identity_to_splink"]:
+                    stage_ratio = ratios["identity_to_splink_stage"]
+                    lines.append(
+                        f"\nresolution time / Splink's: {ratios['identity_to_splink']:.2f}x its own seconds"
+                        + (
+                            f", {stage_ratio:.2f}x its stage with the read from Postgres"
+                            if stage_ratio
+                            else ""
+                        )
+                    )
         if self.coverage:
             lines += ["", "coverage: " + ", ".join(f"{k} {v:,}" for k, v in self.coverage.items())]
         for note in self.notes:

@@ -227,6 +227,7 @@ def test_report_json_has_the_documented_keys() -> None:
         StageResult("build", seconds=3.0, records=3),
         StageResult("sync", seconds=5.0, records=2),
         StageResult("incremental", seconds=1.0, records=1),
+        StageResult("splink", seconds=2.0, records=3),
     ]
     report.accuracy = score_clusters({"a": "G", "b": "G", "c": "H"}, truth)
     report.splink_accuracy = score_clusters({"a": "G", "b": "H", "c": "I"}, truth)
@@ -241,6 +242,10 @@ def test_report_json_has_the_documented_keys() -> None:
     text = report.to_markdown()
     assert "| land | 2.0 | 3 | 2 | 100 |" in text
     assert "incremental cycle 1.0 s = 10% of the full cycle's 10.0 s" in text
+    # the resolution's time over Splink's own seconds, and over its stage with the read from Postgres
+    assert data["splink_stage_seconds"] == 2.0
+    assert data["identity_to_splink"] == round(0.7 / 1.5, 3) and data["identity_to_splink_stage"] == 0.35
+    assert "0.47x its own seconds, 0.35x its stage with the read from Postgres" in text
 
 
 @pytest.mark.parametrize(

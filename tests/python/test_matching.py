@@ -320,7 +320,8 @@ def test_an_incremental_tables_column_rules_are_its_constraints_and_its_tests_re
     """An incremental model's not_null_columns and accepted_values tests become not-null and check
     constraints of its table (macros/enforce_required_columns.sql): Postgres refuses a breaking row as it
     is written, and the tests (unique keys too, by their unique index) read the catalog, not the table.
-    A constraint no test states any more is taken off by the next build."""
+    A constraint no test states any more is taken off by the next build; a --full-refresh leaves them
+    all to the next build."""
     from psycopg2 import errors
 
     table = "int_customer_blocking_keys"
@@ -371,6 +372,14 @@ def test_an_incremental_tables_column_rules_are_its_constraints_and_its_tests_re
     _run_models(settings, warehouse, records, table)
     assert _constraints(warehouse, table) == (not_null, {rule_check})
     assert "source_record_id" not in _constraints(warehouse, records)[0]
+
+    # a --full-refresh replaces the table without them (as without its indexes); the next build adds them
+    _run_models(settings, warehouse, table, full_refresh=True)
+    assert _constraints(warehouse, table) == (set(), set())
+    _run_models(settings, warehouse, table)
+    assert _constraints(warehouse, table) == (not_null, {rule_check})
+    # the keys rebuilt whole carry a new keyed_at: the pairs are found again from them, as a build would
+    _run_models(settings, warehouse, *PAIRING[2:], "int_customer_pair_comparisons")
 
 
 @pytest.mark.e2e
