@@ -184,7 +184,7 @@
         select count(*) > 0
         from pg_catalog.pg_constraint as value_check
         where
-            value_check.conrelid = to_regclass('{{ relation.include(database=false) | replace("'", "''") }}')
+            value_check.conrelid = {{ catalog_regclass(relation) }}
             and value_check.contype = 'c'
             and value_check.convalidated
             and value_check.conname = '{{ accepted_values_constraint(column, values, quote) }}'
@@ -241,7 +241,7 @@
         select count(*) > 0
         from pg_catalog.pg_index as unique_index
         where
-            unique_index.indrelid = to_regclass('{{ relation.include(database=false) | replace("'", "''") }}')
+            unique_index.indrelid = {{ catalog_regclass(relation) }}
             and unique_index.indisunique
             and unique_index.indisvalid
             and unique_index.indpred is null
@@ -255,9 +255,7 @@
                         and key_column.attnum = indexed.attnum
                 where
                     indexed.position <= unique_index.indnkeyatts
-                    and coalesce(key_column.attname not in (
-                        {%- for column in columns %}'{{ column | replace("'", "''") }}'{{ ', ' if not loop.last }}{% endfor -%}
-                    ), true)
+                    and coalesce(key_column.attname not in ({{ value_list(columns) }}), true)
             )
     )
 {%- endmacro %}
@@ -291,12 +289,16 @@
         select count(*) = {{ names | length }}
         from pg_catalog.pg_attribute as required_column
         where
-            required_column.attrelid = to_regclass('{{ relation.include(database=false) | replace("'", "''") }}')
+            required_column.attrelid = {{ catalog_regclass(relation) }}
             and required_column.attnum > 0
             and not required_column.attisdropped
             and required_column.attnotnull
-            and required_column.attname in (
-                {%- for column in names %}'{{ column | replace("'", "''") }}'{{ ', ' if not loop.last }}{% endfor -%}
-            )
+            and required_column.attname in ({{ value_list(names) }})
     )
+{%- endmacro %}
+
+
+{#- `relation` as the catalog knows it (its oid), for the catalog lookups above. -#}
+{% macro catalog_regclass(relation) -%}
+    to_regclass('{{ relation.include(database=false) | replace("'", "''") }}')
 {%- endmacro %}
