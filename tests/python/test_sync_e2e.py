@@ -110,6 +110,21 @@ def first_cycle(world: SyncWorld) -> dict[str, Any]:
     return results
 
 
+def test_a_full_build_writes_each_records_comparison_rows_side_by_side(
+    world: SyncWorld, first_cycle: dict[str, Any]
+) -> None:
+    # the first build compares every record; a later build that compares a record again reads and
+    # rewrites its 16 rows, which lie on one page or two (a page holds about 40 of them; a short row
+    # may fill the end of an earlier page), not on a page per field
+    ((records, pages_per_record),) = world.query(
+        "select count(*), avg(pages)::float from ("
+        " select record_id, count(distinct (ctid::text::point)[0]) as pages"
+        " from reverse_etl.sync_field_comparisons group by record_id) as per_record"
+    )
+    assert records > PERSONS
+    assert pages_per_record < 2, f"a record's comparison rows lie on {pages_per_record:.1f} pages on average"
+
+
 def test_first_cycle_writes_golden_ids_and_hub_values(world: SyncWorld, first_cycle: dict[str, Any]) -> None:
     result = first_cycle["sync"]
     counts = sync_counts(result)
