@@ -16,7 +16,12 @@
     records and 153,118 directed edges in 4,450 components with a conflict, and round 1's unsettled
     edges (a nested loop over 16,119 labels, 47,924 records and those edges) did not finish in 60 s;
     with hash joins the same CTE takes about a second. -#}
-{{ config(pre_hook=["set local enable_nestloop = off"]) }}
+{#- statistics on what its readers join on (macros/analyze_after_build.sql): golden ids read each record's
+    cluster -#}
+{{ config(
+    pre_hook=["set local enable_nestloop = off"],
+    meta={'analyze_columns': ['record_id', 'cluster_key', 'entity_type']}
+) }}
 {%- set passes = var('cluster_label_passes', 16) -%}
 {%- set rounds = var('conflict_split_rounds', 4) -%}
 

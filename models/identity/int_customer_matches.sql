@@ -3,6 +3,9 @@
     var('match_threshold_probability'), plus the stewards' must-match pairs, minus their must-not-match
     pairs. Steward pairs outrank the model: must-match pairs get var('steward_match_weight').
 -#}
+{#- statistics on what its readers join and filter on (macros/analyze_after_build.sql): the match graph's
+    edges by their records, and each match's rule -#}
+{{ config(meta={'analyze_columns': ['record_id_l', 'record_id_r', 'entity_type', 'match_rule']}) }}
 
 with
 

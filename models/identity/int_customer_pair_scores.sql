@@ -4,6 +4,9 @@
     with its match probability.
 -#}
 {%- set comparisons = matching_comparisons() -%}
+{#- statistics on what its readers filter and join on (macros/analyze_after_build.sql): int_customer_matches
+    keeps the pairs above the threshold and meets the stewards' pairs by their records -#}
+{{ config(meta={'analyze_columns': ['record_id_l', 'record_id_r', 'entity_type', 'match_probability']}) }}
 
 with
 

@@ -4,6 +4,9 @@
     customer by a steward's decision). match_weight is the strongest match keeping the record in its
     customer (null for singletons).
 -#}
+{#- statistics on what the build's readers join on (macros/analyze_after_build.sql): the field comparisons
+    read each record's customer. Autovacuum's analyse adds every column's soon after -#}
+{{ config(meta={'analyze_columns': ['record_id', 'customer_id', 'match_rule']}) }}
 
 with
 
