@@ -58,6 +58,8 @@ create table if not exists ops.sync_operations (
 alter table ops.sync_operations add column if not exists landed_load_id text;
 create index if not exists sync_operations_open on ops.sync_operations (target, status);
 create index if not exists sync_operations_run on ops.sync_operations (run_id);
+-- a plan looks up the last applied write of the records it wants to write, not the whole history
+create index if not exists sync_operations_record on ops.sync_operations (target, record_id);
 create table if not exists ops.cycle_runs (
     cycle_id text primary key,
     started_at timestamptz not null default now(),
@@ -161,17 +163,30 @@ def parked_keys(conn: Conn, target: str) -> dict[tuple[str, str], dict[str, str]
         return {(row[0], row[1]): dict(row[2]) for row in cur.fetchall()}
 
 
-def last_applied(conn: Conn, target: str) -> dict[tuple[str, str], tuple[dict[str, str], str | None]]:
-    """(object_type, record_id) -> (new values, landed load id) of the record's last applied operation."""
+def last_applied(
+    conn: Conn, target: str, keys: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[dict[str, str], str | None]]:
+    """(object_type, record_id) -> (new values, landed load id) of the last applied operation of each of
+    the given records that has one. Read by the records' index: a plan asks about the records it wants to
+    write, and the ledger keeps every write of every earlier run."""
+    object_types, record_ids = [], []
+    for object_type, record_id in keys:
+        object_types.append(object_type)
+        record_ids.append(record_id)
+    if not record_ids:
+        return {}
     with conn.cursor() as cur:
         cur.execute(
             """
-            select distinct on (object_type, record_id) object_type, record_id, new_values, landed_load_id
-            from ops.sync_operations
-            where target = %s and status = 'applied'
-            order by object_type, record_id, finished_at desc
+            select distinct on (ops.object_type, ops.record_id)
+                ops.object_type, ops.record_id, ops.new_values, ops.landed_load_id
+            from unnest(%s::text[], %s::text[]) as wanted (object_type, record_id)
+            inner join ops.sync_operations as ops
+                on ops.record_id = wanted.record_id and ops.object_type = wanted.object_type
+            where ops.target = %s and ops.status = 'applied'
+            order by ops.object_type, ops.record_id, ops.finished_at desc
             """,
-            (target,),
+            (object_types, record_ids, target),
         )
         return {(row[0], row[1]): (dict(row[2]), row[3]) for row in cur.fetchall()}
 

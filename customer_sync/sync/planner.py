@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import psycopg2
@@ -91,7 +92,7 @@ def plan_target(
     wanted = {op.key: op for op in read_changes(conn, target, schema)}
     open_ops = ledger.open_operations(conn, target, max_attempts)
     parked = ledger.parked_keys(conn, target)
-    applied = ledger.last_applied(conn, target)
+    applied = ledger.last_applied(conn, target, _landed_keys(wanted.values()))
 
     plan = Plan(operations=[])
     adopted: list[Operation] = []
@@ -130,6 +131,11 @@ def plan_target(
     return plan
 
 
+def _landed_keys(ops: Iterable[Operation]) -> list[tuple[str, str]]:
+    """The keys of the operations planned from a landed copy: the only ones _not_to_send looks up."""
+    return [op.key for op in ops if op.landed_load_id is not None]
+
+
 def _not_to_send(
     op: Operation,
     parked: dict[tuple[str, str], dict[str, str]],
@@ -151,8 +157,9 @@ def preview(conn: psycopg2.extensions.connection, target: str, sample: int = 5) 
     a write already applied to the very landed copy the changes were computed from.
     """
     parked = ledger.parked_keys(conn, target)
-    applied = ledger.last_applied(conn, target)
-    ops = [op for op in read_changes(conn, target) if _not_to_send(op, parked, applied) is None]
+    wanted = read_changes(conn, target)
+    applied = ledger.last_applied(conn, target, _landed_keys(wanted))
+    ops = [op for op in wanted if _not_to_send(op, parked, applied) is None]
     by_field: dict[str, int] = {}
     by_object: dict[str, int] = {}
     for op in ops:

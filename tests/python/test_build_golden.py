@@ -324,13 +324,14 @@ def test_retrain_estimates_again_without_parsing_the_project_again(scenario: Sce
     estimates = "select distinct trained_at from {p}identity.int_customer_u_probabilities"
 
     def run_u(extra_env: dict[str, str] | None) -> str:
+        # dbt names what it parsed in debug lines, which its log file keeps only when asked to
         run_dbt(
             world.settings,
             world.db,
             "run",
             select=["int_customer_u_probabilities"],
             dbt_vars=world.dbt_vars,
-            extra_env=extra_env,
+            extra_env={**(extra_env or {}), "DBT_LOG_LEVEL_FILE": "debug"},
         )
         log_text = (dbt_paths(world.settings)[1] / "dbt.log").read_text(encoding="utf-8", errors="replace")
         return log_text[log_text.rindex("Running with dbt") :]
@@ -345,6 +346,30 @@ def test_retrain_estimates_again_without_parsing_the_project_again(scenario: Sce
     assert "full parse" not in invocation and "Unable to do partial parsing" not in invocation
     run_u(None)
     assert world.query(estimates) == retrained, "kept again once the variable is unset"
+
+
+def test_dbts_log_file_keeps_info_unless_asked_for_every_statement(scenario: Scenario) -> None:
+    """By default dbt's log file has no debug lines (the statements dbt runs); DBT_LOG_LEVEL_FILE=debug
+    brings them back."""
+    world = scenario.world
+    log_file = dbt_paths(world.settings)[1] / "dbt.log"
+
+    def run_names(extra_env: dict[str, str] | None) -> str:
+        run_dbt(
+            world.settings,
+            world.db,
+            "run",
+            select=["int_customer_name_frequencies"],
+            dbt_vars=world.dbt_vars,
+            extra_env=extra_env,
+        )
+        log_text = log_file.read_text(encoding="utf-8", errors="replace")
+        return log_text[log_text.rindex("Running with dbt") :]
+
+    default = run_names(None)
+    assert "int_customer_name_frequencies" in default and "[debug]" not in default
+    every_statement = run_names({"DBT_LOG_LEVEL_FILE": "debug"})
+    assert "[debug]" in every_statement and "int_customer_name_frequencies" in every_statement
 
 
 def test_too_few_label_passes_fail_the_build(golden_world: GoldenWorld, scenario: Scenario) -> None:
