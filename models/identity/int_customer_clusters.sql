@@ -27,7 +27,10 @@
 
 with
 
-components as (
+-- components and matches are read in place at each of their three uses (not materialized): a
+-- materialized CTE first copied every row with every column (the model took 0.89 s at 100k persons
+-- instead of 0.56 s, with the same rows)
+components as not materialized (
 
     select * from {{ ref('int_customer_components') }}
 
@@ -39,7 +42,7 @@ conflicts as (
 
 ),
 
-matches as (
+matches as not materialized (
 
     select * from {{ ref('int_customer_matches') }}
 

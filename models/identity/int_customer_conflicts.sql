@@ -9,7 +9,9 @@
 
 with
 
-components as (
+-- read in place at each of its uses (not materialized): a materialized CTE first copied every row with
+-- every column (the model took 0.51 s at 100k persons instead of 0.32 s, with the same rows)
+components as not materialized (
 
     select * from {{ ref('int_customer_components') }}
 

@@ -21,9 +21,15 @@ steward_rules as (
 
 ),
 
-records as (
+-- read in place at each of its three joins (not materialized): the few steward pairs then find their
+-- records by the table's index, where a materialized CTE copied every record's every column first (the
+-- model took 0.8-1.0 s at 100k persons)
+records as not materialized (
 
-    select * from {{ ref('int_customer_records') }}
+    select
+        record_id,
+        entity_type
+    from {{ ref('int_customer_records') }}
 
 ),
 
