@@ -25,8 +25,9 @@
 -#}
 
 
-{#- The model config shared by the base models: incremental on the record id; the landed rows are
-    `source(source_name, table_name)`. -#}
+{#- The model config shared by the base models: incremental on the record id (a unique index on it
+    enforces the grain, and lets a reader that needs a few records, such as sync_field_comparisons,
+    find them without reading the table); the landed rows are `source(source_name, table_name)`. -#}
 {% macro landed_changes_config(source_name, table_name) -%}
     {{ config(
         materialized='incremental',
@@ -35,6 +36,7 @@
         on_schema_change='sync_all_columns',
         post_hook=[
             "{{ delete_records_no_longer_landed(source('" ~ source_name ~ "', '" ~ table_name ~ "')) }}",
+            "{{ create_unique_key_index(this, ['record_id']) }}",
             "{{ create_matching_index(this, ['standardized_at']) }}"
         ]
     ) }}

@@ -10,7 +10,8 @@
 {#-
     The golden id state: one row per record ever clustered, with the customer id (golden id) it belongs
     to. Incremental: each build reads the previous assignment from this table and writes only the rows
-    that changed, so ids are stable across builds.
+    that changed, so ids are stable across builds; a cluster that holds exactly one previous id's records
+    keeps it without going through the rules below.
 
     Rules, applied to the previous assignment and the current clusters:
       - a previous id stays with the cluster holding most of its records (then the one whose records
@@ -60,7 +61,7 @@ previous as not materialized (
 
 ),
 
-current_records as (
+clustered_records as (
 
     select
         clusters.record_id,
@@ -71,6 +72,61 @@ current_records as (
         coalesce(previous.record_first_assigned_at, {{ build_timestamp() }}) as record_first_assigned_at
     from clusters
     left join previous on clusters.record_id = previous.record_id
+
+),
+
+{% if is_incremental() -%}
+-- A cluster that holds exactly the live records of one previous id, each of them with it, keeps that id
+-- and changes no row. Only the other clusters (new, grown, shrunk, merged or split) go through the rules
+-- below: such a cluster holds every record of its id, so no other cluster claims that id, and leaving it
+-- out changes no other cluster's outcome (at 100k persons a 1% build ranked all 110,000 customers' claims
+-- for the few thousand that changed)
+cluster_holdings as (
+
+    select
+        cluster_key,
+        count(*) as cluster_records,
+        count(previous_customer_id) as records_with_id,
+        min(previous_customer_id) as first_id,
+        max(previous_customer_id) as last_id
+    from clustered_records
+    group by cluster_key
+
+),
+
+id_sizes as (
+
+    select
+        customer_id,
+        count(*) as id_records
+    from previous
+    where is_active
+    group by customer_id
+
+),
+
+changed_clusters as (
+
+    select cluster_holdings.cluster_key
+    from cluster_holdings
+    left join id_sizes on cluster_holdings.first_id = id_sizes.customer_id
+    where not coalesce(
+        cluster_holdings.records_with_id = cluster_holdings.cluster_records
+        and cluster_holdings.first_id = cluster_holdings.last_id
+        and id_sizes.id_records = cluster_holdings.cluster_records,
+        false
+    )
+
+),
+
+{% endif -%}
+current_records as (
+
+    select clustered_records.*
+    from clustered_records
+    {% if is_incremental() %}
+        inner join changed_clusters on clustered_records.cluster_key = changed_clusters.cluster_key
+    {% endif %}
 
 ),
 
@@ -262,6 +318,19 @@ deleted as (
 
 ),
 
+-- the previous ids a cluster above may have dropped: those of its records, and those of deleted records
+-- (an id of a cluster left out above stays with it)
+touched_ids as (
+
+    select previous_customer_id as customer_id
+    from current_records
+    where previous_customer_id is not null
+    union
+    select customer_id
+    from deleted
+
+),
+
 retired as (
 
     -- ids that were active before and that no cluster carries now (a record left without an id by a
@@ -271,8 +340,9 @@ retired as (
         min(previous.entity_type) as entity_type,
         min(previous.customer_minted_at) as customer_minted_at
     from previous
+    inner join touched_ids on previous.customer_id = touched_ids.customer_id
     left join cluster_ids on previous.customer_id = cluster_ids.customer_id
-    where previous.is_active and previous.customer_id is not null and cluster_ids.customer_id is null
+    where previous.is_active and cluster_ids.customer_id is null
     group by previous.customer_id
 
 ),

@@ -295,18 +295,6 @@ golden_source_change_times as not materialized (
     select * from {{ ref('int_customer_record_change_times') }}
 ),
 
--- the version of each record's staged row: the hash of the landed row its base row was standardized from
-record_versions as (
-    {% for system, object_type, cte, base_model in record_models %}
-        select
-            record_id,
-            landed_hash,
-            is_deleted
-        from {{ cte }}_versions
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
-),
-
 {% if extending -%}
     -- the records a build wrote after this table last compared them (its newest `compared_at`):
     -- standardized again, timed again, or given another customer or none; each found by the index on
@@ -359,18 +347,55 @@ record_versions as (
     ),
 {%- endif %}
 
+-- the changed customers' records and their customer
+customer_xref_records as materialized (
+    select
+        xref.record_id,
+        xref.customer_id
+    from xref
+    inner join changed_customers on xref.customer_id = changed_customers.customer_id
+),
+
+-- when people last changed those records: looked up by the index when the build extends the table (a
+-- hash join read all the records' times for a few thousand)
+customer_change_times as {{ 'materialized' if extending else 'not materialized' }} (
+    select
+        record_change_times.record_id,
+        record_change_times.last_changed_at
+    from record_change_times
+    {%- if extending %}
+    where record_change_times.record_id = any(array(select customer_xref_records.record_id from customer_xref_records))
+    {%- endif %}
+),
+
+-- the version of each record's staged row: the hash of the landed row its base row was standardized from
+-- (when the build extends the table, of the changed customers' records only, found by the base tables'
+-- index on the record id)
+record_versions as (
+    {% for system, object_type, cte, base_model in record_models %}
+        select
+            record_id,
+            landed_hash,
+            is_deleted
+        from {{ cte }}_versions
+        {%- if extending %}
+        where record_id = any(array(select customer_xref_records.record_id from customer_xref_records))
+        {%- endif %}
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
 -- the changed customers' live records: their version, their customer and when people last changed them
 record_inputs as (
     select
         record_versions.record_id,
-        xref.customer_id,
+        customer_xref_records.customer_id,
         concat_ws(
-            ':', record_versions.record_id, record_versions.landed_hash, record_change_times.last_changed_at
+            ':', record_versions.record_id, record_versions.landed_hash, customer_change_times.last_changed_at
         ) as record_input
     from record_versions
-    inner join xref on record_versions.record_id = xref.record_id
-    inner join changed_customers on xref.customer_id = changed_customers.customer_id
-    left join record_change_times on record_versions.record_id = record_change_times.record_id
+    inner join customer_xref_records on record_versions.record_id = customer_xref_records.record_id
+    left join customer_change_times on record_versions.record_id = customer_change_times.record_id
     where not coalesce(record_versions.is_deleted, false)
 ),
 
@@ -407,6 +432,12 @@ customer_records as (
     from changed
 ),
 
+{#- when the build extends the table, the few records are found by each base table's index on the id -#}
+{%- set customer_records_filter = (
+    '= any(array(select customer_records.record_id from customer_records))' if extending
+    else 'in (select customer_records.record_id from customer_records)'
+) %}
+
 all_records as (
     {% for system, object_type, cte, base_model in record_models %}
         select
@@ -432,7 +463,7 @@ all_records as (
             cast(birth_date as text) as birth_date
         from {{ cte }}
         -- filtered here, so that the staged rows are computed for these records only
-        where record_id in (select customer_records.record_id from customer_records)
+        where record_id {{ customer_records_filter }}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
@@ -441,12 +472,11 @@ all_records as (
 live_records as (
     select
         all_records.*,
-        xref.customer_id,
-        record_change_times.last_changed_at
+        customer_xref_records.customer_id,
+        customer_change_times.last_changed_at
     from all_records
-    inner join xref on all_records.record_id = xref.record_id
-    inner join changed_customers on xref.customer_id = changed_customers.customer_id
-    left join record_change_times on all_records.record_id = record_change_times.record_id
+    inner join customer_xref_records on all_records.record_id = customer_xref_records.record_id
+    left join customer_change_times on all_records.record_id = customer_change_times.record_id
     where not coalesce(all_records.is_deleted, false)
 ),
 

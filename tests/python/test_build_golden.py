@@ -55,6 +55,8 @@ class Step:
     xref: dict[str, str]
     history: list[tuple[Any, ...]] = field(default_factory=list)
     trained_at: dict[str, Any] = field(default_factory=dict)
+    # the golden id rows the step's build wrote: (record_id, customer_id, change_type)
+    written: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 @dataclass
@@ -70,7 +72,11 @@ def _step(world: GoldenWorld, result: BuildResult) -> Step:
     )
     estimates = "select distinct trained_at from {p}identity.int_customer_%s_probabilities"
     trained_at = {table: world.query(estimates % table) for table in ("u", "m")}
-    return Step(result=result, xref=world.xref(), history=history, trained_at=trained_at)
+    written = world.query(
+        "select record_id, customer_id, change_type from {p}identity.int_customer_golden_ids "
+        "where changed_at = (select max(changed_at) from {p}identity.int_customer_golden_ids)"
+    )
+    return Step(result=result, xref=world.xref(), history=history, trained_at=trained_at, written=written)
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +99,10 @@ def scenario(golden_world: GoldenWorld) -> Scenario:
     nicknames = world.settings.project_dir / "seeds" / "ref_nicknames.csv"
     nicknames.write_text(nicknames.read_text(encoding="utf-8") + "xav,xavier\n", encoding="utf-8")
     steps["F"] = _step(world, world.build())
+    # one person's two records and another's second record are deleted in the source
+    gone = {"p59a", "p59b", "p58b"}
+    world.land([row for row in base if row["id"] not in gone] + X + Y + CHAIN)
+    steps["G"] = _step(world, world.build())
     return Scenario(steps=steps, world=world)
 
 
@@ -211,18 +221,19 @@ def test_the_seeds_tests_run_in_the_build_that_loads_them_and_are_marked_passed_
 
 
 def test_seed_tables_are_loaded_only_when_a_seed_file_changed(scenario: Scenario) -> None:
-    """The first build loads the seeds; B and C (no seed file changed) skip the load; D, E and F (a
+    """The first build loads the seeds; B, C and G (no seed file changed) skip the load; D, E and F (a
     steward rules file, a nickname file changed) load them again, and the other tests show that their
     builds used the new rules."""
     loaded = {name: "seed" in step.result.step_seconds for name, step in scenario.steps.items()}
-    assert loaded == {"A": True, "B": False, "C": False, "D": True, "E": True, "F": True}
+    assert loaded == {"A": True, "B": False, "C": False, "D": True, "E": True, "F": True, "G": False}
     assert all("build" in step.result.step_seconds for step in scenario.steps.values())
 
 
 def test_match_parameters_are_estimated_once_and_again_when_their_inputs_change(scenario: Scenario) -> None:
     """u and m are estimated on the first build and copied by later ones (macros/matching/training.sql):
     not re-estimated for a build with no change (B), 2 more records (C) or steward rules (D, E), which
-    are downstream of them; re-estimated when a seed upstream of them changed (F)."""
+    are downstream of them; re-estimated when a seed upstream of them changed (F), then kept again when
+    3 records are deleted (G)."""
     steps = scenario.steps
     for table in ("u", "m"):
         first = steps["A"].trained_at[table]
@@ -230,6 +241,7 @@ def test_match_parameters_are_estimated_once_and_again_when_their_inputs_change(
         for name in "BCDE":
             assert steps[name].trained_at[table] == first, f"{table} re-estimated in build {name}"
         assert steps["F"].trained_at[table] != first, f"{table} kept after ref_nicknames changed"
+        assert steps["G"].trained_at[table] == steps["F"].trained_at[table], f"{table} estimated again in G"
 
 
 def test_new_person_gets_a_new_id_and_others_keep_theirs(scenario: Scenario) -> None:
@@ -259,6 +271,23 @@ def test_split_keeps_the_id_on_the_older_part_and_mints_a_new_one(scenario: Scen
     assert new_id not in (x_id, y_id)  # a retired id is never reused
     assert e.result.splits == 1
     assert ("split", x_id, new_id, _records(scenario, "y1", "y2")) in e.history
+
+
+def test_deleted_records_retire_only_the_id_left_without_records(scenario: Scenario) -> None:
+    """The build writes a row for each deleted record and a tombstone for the one id none of its records
+    is left with; every other customer, p58 with its one record left among them, keeps its id unwritten."""
+    f, g = scenario.steps["F"], scenario.steps["G"]
+    gone = {"p59a", "p59b", "p58b"}
+    assert {record: customer for record, customer in f.xref.items() if record not in gone} == g.xref
+    written = {(record.rsplit(":", 1)[-1], customer, change) for record, customer, change in g.written}
+    gone_id, kept_id = f.xref["p59a"], f.xref["p58a"]
+    assert written == {
+        ("p59a", gone_id, "deleted"),
+        ("p59b", gone_id, "deleted"),
+        ("p58b", kept_id, "deleted"),
+        (gone_id, gone_id, "retired"),  # its tombstone, 'retired:<id>'
+    }
+    assert g.xref["p58a"] == kept_id and f.xref["p58b"] == kept_id
 
 
 def test_conflicting_birth_dates_never_chain_into_one_customer(scenario: Scenario) -> None:
