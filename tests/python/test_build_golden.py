@@ -354,16 +354,9 @@ def test_retrain_estimates_again_without_parsing_the_project_again(scenario: Sce
 
     def run_u(extra_env: dict[str, str] | None) -> str:
         # dbt names what it parsed in debug lines, which its log file keeps only when asked to
-        run_dbt(
-            world.settings,
-            world.db,
-            "run",
-            select=["int_customer_u_probabilities"],
-            dbt_vars=world.dbt_vars,
-            extra_env={**(extra_env or {}), "DBT_LOG_LEVEL_FILE": "debug"},
+        return _run_logged(
+            world, "int_customer_u_probabilities", {**(extra_env or {}), "DBT_LOG_LEVEL_FILE": "debug"}
         )
-        log_text = (dbt_paths(world.settings)[1] / "dbt.log").read_text(encoding="utf-8", errors="replace")
-        return log_text[log_text.rindex("Running with dbt") :]
 
     run_u(None)  # the vars of the scenario's builds, whatever ran last
     kept = world.query(estimates)
@@ -381,23 +374,9 @@ def test_dbts_log_file_keeps_info_unless_asked_for_every_statement(scenario: Sce
     """By default dbt's log file has no debug lines (the statements dbt runs); DBT_LOG_LEVEL_FILE=debug
     brings them back."""
     world = scenario.world
-    log_file = dbt_paths(world.settings)[1] / "dbt.log"
-
-    def run_names(extra_env: dict[str, str] | None) -> str:
-        run_dbt(
-            world.settings,
-            world.db,
-            "run",
-            select=["int_customer_name_frequencies"],
-            dbt_vars=world.dbt_vars,
-            extra_env=extra_env,
-        )
-        log_text = log_file.read_text(encoding="utf-8", errors="replace")
-        return log_text[log_text.rindex("Running with dbt") :]
-
-    default = run_names(None)
+    default = _run_logged(world, "int_customer_name_frequencies", None)
     assert "int_customer_name_frequencies" in default and "[debug]" not in default
-    every_statement = run_names({"DBT_LOG_LEVEL_FILE": "debug"})
+    every_statement = _run_logged(world, "int_customer_name_frequencies", {"DBT_LOG_LEVEL_FILE": "debug"})
     assert "[debug]" in every_statement and "int_customer_name_frequencies" in every_statement
 
 
@@ -405,6 +384,13 @@ def test_too_few_label_passes_fail_the_build(golden_world: GoldenWorld, scenario
     # without a single pass every record keeps its own label, which the stability test must catch
     with pytest.raises(RunFailure, match="is_label_stable"):
         golden_world.build(cluster_label_passes=0)
+
+
+def _run_logged(world: GoldenWorld, model: str, extra_env: dict[str, str] | None) -> str:
+    """`dbt run` of one model with the scenario's vars; what this invocation wrote to dbt's log file."""
+    run_dbt(world.settings, world.db, "run", select=[model], dbt_vars=world.dbt_vars, extra_env=extra_env)
+    log_text = (dbt_paths(world.settings)[1] / "dbt.log").read_text(encoding="utf-8", errors="replace")
+    return log_text[log_text.rindex("Running with dbt") :]
 
 
 def _records(scenario: Scenario, *source_ids: str) -> str:
