@@ -54,104 +54,80 @@ records as (
 
 ),
 
-findings as (
+-- only the records that break at least one rule (a null flag breaks none): a few hundred of every
+-- hundred thousand, so each record is read once and only these are unfolded into their findings
+flagged as (
 
-    select
-        record_id,
-        'no_usable_name' as reason,
-        'error' as severity,
-        coalesce(company_name_raw, full_name_raw, concat_ws(' ', first_name_raw, last_name_raw)) as raw_value
+    select *
     from records
-    where not has_usable_name
-
-    union all
-
-    select
-        record_id,
-        'invalid_email_and_no_phone' as reason,
-        'error' as severity,
-        email_raw as raw_value
-    from records
-    where not is_email_valid and not coalesce(is_phone_valid, false)
-
-    union all
-
-    select
-        record_id,
-        'unparseable_birth_date' as reason,
-        'error' as severity,
-        birth_date_raw as raw_value
-    from records
-    where is_birth_date_unparseable
-
-    union all
-
-    select
-        record_id,
-        'implausible_birth_date' as reason,
-        'error' as severity,
-        birth_date_raw as raw_value
-    from records
-    where is_birth_date_implausible
-
-    union all
-
-    select
-        record_id,
-        'invalid_email' as reason,
-        'warning' as severity,
-        email_raw as raw_value
-    from records
-    where not is_email_valid and is_phone_valid
-
-    union all
-
-    select
-        record_id,
-        'invalid_phone' as reason,
-        'warning' as severity,
-        phone_raw as raw_value
-    from records
-    where not is_phone_valid
-
-    union all
-
-    select
-        record_id,
-        'unknown_country' as reason,
-        'warning' as severity,
-        country_raw as raw_value
-    from records
-    where not is_country_known
-
-    union all
-
-    select
-        record_id,
-        'invalid_postcode' as reason,
-        'warning' as severity,
-        postcode_raw as raw_value
-    from records
-    where not is_postcode_valid
+    where
+        not has_usable_name
+        or not is_email_valid
+        or is_birth_date_unparseable
+        or is_birth_date_implausible
+        or not is_phone_valid
+        or not is_country_known
+        or not is_postcode_valid
 
 ),
 
-final as (
+-- one row per rule a record breaks; a rule whose condition is null does not apply
+findings as (
 
     select
-        records.record_id,
-        records.source_system,
-        records.source_table,
-        records.source_record_id,
-        records.entity_type,
-        findings.reason,
-        findings.severity,
-        findings.raw_value,
-        records.loaded_at
-    from findings
-    inner join records
-        on findings.record_id = records.record_id
+        flagged.record_id,
+        flagged.source_system,
+        flagged.source_table,
+        flagged.source_record_id,
+        flagged.entity_type,
+        finding.reason,
+        finding.severity,
+        finding.raw_value,
+        flagged.loaded_at
+    from flagged
+    cross join
+        lateral (
+            values
+            (
+                'no_usable_name',
+                'error',
+                coalesce(
+                    flagged.company_name_raw,
+                    flagged.full_name_raw,
+                    concat_ws(' ', flagged.first_name_raw, flagged.last_name_raw)
+                ),
+                not flagged.has_usable_name
+            ),
+            (
+                'invalid_email_and_no_phone',
+                'error',
+                flagged.email_raw,
+                not flagged.is_email_valid and not coalesce(flagged.is_phone_valid, false)
+            ),
+            (
+                'unparseable_birth_date',
+                'error',
+                flagged.birth_date_raw,
+                flagged.is_birth_date_unparseable
+            ),
+            (
+                'implausible_birth_date',
+                'error',
+                flagged.birth_date_raw,
+                flagged.is_birth_date_implausible
+            ),
+            (
+                'invalid_email',
+                'warning',
+                flagged.email_raw,
+                not flagged.is_email_valid and flagged.is_phone_valid
+            ),
+            ('invalid_phone', 'warning', flagged.phone_raw, not flagged.is_phone_valid),
+            ('unknown_country', 'warning', flagged.country_raw, not flagged.is_country_known),
+            ('invalid_postcode', 'warning', flagged.postcode_raw, not flagged.is_postcode_valid)
+        ) as finding (reason, severity, raw_value, applies)
+    where finding.applies
 
 )
 
-select * from final
+select * from findings
