@@ -40,21 +40,26 @@
 
 {#- Post-hook of an incremental model of live records (int_customer_entered_records): delete the built
     records that are no longer live in any staging model of record_source_models() (deleted in their
-    system, or no longer landed). One anti-join of the built ids with the live ones. -#}
+    system, or no longer landed): one anti-join of the built ids with the live ones finds them
+    (delete_rows_with_keys). -#}
 {% macro delete_records_no_longer_live() -%}
 {%- if is_incremental() -%}
-delete from {{ this }} as built
-where not exists (
-    select 1
-    from (
-        {%- for source_model in record_source_models() %}
-        select record_id from {{ ref(source_model) }} where not coalesce(is_deleted, false)
-        {%- if not loop.last %}
-        union all
-        {%- endif %}
-        {%- endfor %}
-    ) as live
-    where live.record_id = built.record_id
-)
+{%- set gone_records -%}
+    select built.record_id
+    from {{ this }} as built
+    where not exists (
+        select 1
+        from (
+            {%- for source_model in record_source_models() %}
+            select record_id from {{ ref(source_model) }} where not coalesce(is_deleted, false)
+            {%- if not loop.last %}
+            union all
+            {%- endif %}
+            {%- endfor %}
+        ) as live
+        where live.record_id = built.record_id
+    )
+{%- endset -%}
+{{ delete_rows_with_keys('record_id', gone_records) }}
 {%- endif -%}
 {%- endmacro %}

@@ -245,12 +245,28 @@ inner join changed
 
 {#- Post-hook: delete the built records whose landed row is gone (dlt's row id no longer in the source). -#}
 {% macro delete_records_no_longer_landed(source_relation) -%}
-delete from {{ this }} as built
-where not exists (
-    select 1
-    from {{ source_relation }} as landed
-    where landed._dlt_id = built.landed_row_id
-)
+{%- set gone_records -%}
+    select built.record_id
+    from {{ this }} as built
+    where not exists (
+        select 1
+        from {{ source_relation }} as landed
+        where landed._dlt_id = built.landed_row_id
+    )
+{%- endset -%}
+{{ delete_rows_with_keys('record_id', gone_records) }}
+{%- endmacro %}
+
+
+{#- `delete` of this model's rows whose `key_column` is one of the keys `keys_sql` selects. The keys are
+    found first and taken as one array, whose `= any` finds their rows by the table's index on the key:
+    a delete that joins the table to what the keys are computed from hashes every built row with its
+    row address first (0.35 s against 0.23 s for none gone, on 215,000 records). -#}
+{% macro delete_rows_with_keys(key_column, keys_sql) -%}
+delete from {{ this }}
+where {{ key_column }} = any(array(
+{{ keys_sql }}
+))
 {%- endmacro %}
 
 
@@ -281,11 +297,10 @@ where not exists (
                 {%- endif %}
         )
 {%- endset -%}
-delete from {{ this }}
 {%- if key_columns | length == 1 %}
-{#- the gone keys as one array: `= any` of it finds their rows by the table's index -#}
-where {{ keys }} = any(array({{ gone_keys }}))
+{{ delete_rows_with_keys(keys, gone_keys) }}
 {%- else %}
+delete from {{ this }}
 where ({{ keys }}) in ({{ gone_keys }})
 {%- endif %}
 {%- endif -%}
