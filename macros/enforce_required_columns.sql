@@ -26,14 +26,14 @@
 {%- endmacro %}
 
 {% macro default__enforce_required_columns() -%}
-    select 1
+    {#- no statement -#}
 {%- endmacro %}
 
 {% macro postgres__enforce_required_columns() -%}
     {%- set contract = config.get('contract') -%}
     {%- if not execute or config.get('materialized') != 'incremental' or (contract and contract.enforced)
         or should_full_refresh() -%}
-        {{ return('select 1') }}
+        {{ return('') }}
     {%- endif -%}
     {%- set rules = column_rules(model.unique_id) -%}
     {%- set table = "to_regclass('" ~ this.schema ~ "." ~ this.identifier ~ "')" -%}
@@ -65,7 +65,7 @@
         {{ action }}{{ ',' if not loop.last }}
         {%- endfor %}
     {%- else -%}
-    select 1
+    {#- no statement -#}
     {%- endif -%}
 {%- endmacro %}
 

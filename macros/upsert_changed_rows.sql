@@ -100,6 +100,6 @@
     {%- if found is not none and found.rows | length > 0 -%}
     alter table {{ relation }} alter column {{ column }} drop not null
     {%- else -%}
-    select 1
+    {#- no statement -#}
     {%- endif -%}
 {%- endmacro %}

@@ -16,12 +16,12 @@
 {%- endmacro %}
 
 {% macro default__create_matching_index(relation, columns) -%}
-    select 1
+    {#- no statement -#}
 {%- endmacro %}
 
 {% macro postgres__create_matching_index(relation, columns) -%}
     {%- if should_full_refresh() -%}
-    select 1
+    {#- no statement -#}
     {%- else -%}
     create index if not exists {{ relation.identifier }}__{{ columns | join('__') }}__idx
     on {{ relation }} ({{ columns | join(', ') }})
@@ -40,13 +40,13 @@
 {%- endmacro %}
 
 {% macro default__create_unique_key_index(relation, columns) -%}
-    select 1
+    {#- no statement -#}
 {%- endmacro %}
 
 {% macro postgres__create_unique_key_index(relation, columns) -%}
     {%- set name = relation.identifier ~ '__' ~ (columns | join('__')) ~ '__key' -%}
     {%- if should_full_refresh() or index_exists(relation, name) -%}
-    select 1
+    {#- no statement -#}
     {%- else -%}
     create unique index if not exists {{ name }}
     on {{ relation }} ({{ columns | join(', ') }})
@@ -76,13 +76,13 @@
 {%- endmacro %}
 
 {% macro default__create_partial_index(relation, name, columns, include, where) -%}
-    select 1
+    {#- no statement -#}
 {%- endmacro %}
 
 {% macro postgres__create_partial_index(relation, name, columns, include, where) -%}
     {%- set index_name = relation.identifier ~ '__' ~ name ~ '__idx' -%}
     {%- if should_full_refresh() or index_exists(relation, index_name) -%}
-    select 1
+    {#- no statement -#}
     {%- else -%}
     create index if not exists {{ index_name }}
     on {{ relation }} ({{ columns | join(', ') }}) include ({{ include | join(', ') }})
@@ -102,7 +102,7 @@
 {%- endmacro %}
 
 {% macro default__drop_replaced_index(relation, name) -%}
-    select 1
+    {#- no statement -#}
 {%- endmacro %}
 
 {% macro postgres__drop_replaced_index(relation, name) -%}
@@ -110,6 +110,6 @@
     {%- if index_exists(relation, index_name) -%}
     drop index {{ relation.schema }}.{{ index_name }}
     {%- else -%}
-    select 1
+    {#- no statement -#}
     {%- endif -%}
 {%- endmacro %}
