@@ -6,6 +6,21 @@
     an invalid email or phone next to a valid alternative, an unknown country, a postcode that does
     not fit its country.
 -#}
+{#- each rule once: (reason, severity, the raw value shown, the condition under which a record breaks
+    it); the filter and the findings below are both rendered from this list -#}
+{%- set rules = [
+    ('no_usable_name', 'error',
+        "coalesce(company_name_raw, full_name_raw, concat_ws(' ', first_name_raw, last_name_raw))",
+        'not has_usable_name'),
+    ('invalid_email_and_no_phone', 'error', 'email_raw',
+        'not is_email_valid and not coalesce(is_phone_valid, false)'),
+    ('unparseable_birth_date', 'error', 'birth_date_raw', 'is_birth_date_unparseable'),
+    ('implausible_birth_date', 'error', 'birth_date_raw', 'is_birth_date_implausible'),
+    ('invalid_email', 'warning', 'email_raw', 'not is_email_valid and is_phone_valid'),
+    ('invalid_phone', 'warning', 'phone_raw', 'not is_phone_valid'),
+    ('unknown_country', 'warning', 'country_raw', 'not is_country_known'),
+    ('invalid_postcode', 'warning', 'postcode_raw', 'not is_postcode_valid'),
+] -%}
 {%- set base_models = [
     'base_crm__contacts', 'base_crm__companies', 'base_billing__customers',
     'base_support__users', 'base_support__organizations', 'base_erp__partners',
@@ -54,20 +69,17 @@ records as (
 
 ),
 
--- only the records that break at least one rule (a null flag breaks none): a few hundred of every
--- hundred thousand, so each record is read once and only these are unfolded into their findings
+-- only the records that break at least one rule (a null condition breaks none): a few hundred of
+-- every hundred thousand, so each record is read once and only these are unfolded into their findings
 flagged as (
 
     select *
     from records
     where
-        not has_usable_name
-        or not is_email_valid
-        or is_birth_date_unparseable
-        or is_birth_date_implausible
-        or not is_phone_valid
-        or not is_country_known
-        or not is_postcode_valid
+        {% for reason, severity, raw_value, condition in rules %}
+            ({{ condition }})
+            {% if not loop.last %}or{% endif %}
+        {% endfor %}
 
 ),
 
@@ -88,43 +100,10 @@ findings as (
     cross join
         lateral (
             values
-            (
-                'no_usable_name',
-                'error',
-                coalesce(
-                    flagged.company_name_raw,
-                    flagged.full_name_raw,
-                    concat_ws(' ', flagged.first_name_raw, flagged.last_name_raw)
-                ),
-                not flagged.has_usable_name
-            ),
-            (
-                'invalid_email_and_no_phone',
-                'error',
-                flagged.email_raw,
-                not flagged.is_email_valid and not coalesce(flagged.is_phone_valid, false)
-            ),
-            (
-                'unparseable_birth_date',
-                'error',
-                flagged.birth_date_raw,
-                flagged.is_birth_date_unparseable
-            ),
-            (
-                'implausible_birth_date',
-                'error',
-                flagged.birth_date_raw,
-                flagged.is_birth_date_implausible
-            ),
-            (
-                'invalid_email',
-                'warning',
-                flagged.email_raw,
-                not flagged.is_email_valid and flagged.is_phone_valid
-            ),
-            ('invalid_phone', 'warning', flagged.phone_raw, not flagged.is_phone_valid),
-            ('unknown_country', 'warning', flagged.country_raw, not flagged.is_country_known),
-            ('invalid_postcode', 'warning', flagged.postcode_raw, not flagged.is_postcode_valid)
+            {% for reason, severity, raw_value, condition in rules %}
+                ('{{ reason }}', '{{ severity }}', {{ raw_value }}, {{ condition }})
+                {% if not loop.last %},{% endif %}
+            {% endfor %}
         ) as finding (reason, severity, raw_value, applies)
     where finding.applies
 
