@@ -20,7 +20,8 @@ import psycopg2.extensions
 from customer_sync import db as database
 from customer_sync import seeds
 from customer_sync.config import Settings
-from customer_sync.dbt_runner import DbtRun, Progress, run_dbt
+from customer_sync.dbt_runner import DbtRun, Progress, parse_project, run_dbt
+from customer_sync.enforced_rules import enforced_rule_tests
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class BuildResult:
     snapshot_rows_added: int = 0
     models: int = 0
     tests: int = 0
+    tests_enforced_by_tables: int = 0
     unit_tests: int = 0
     seconds: float = 0.0
     step_seconds: dict[str, float] = field(default_factory=dict)
@@ -59,7 +61,8 @@ class BuildResult:
             f"({self.candidate_pairs} candidate pairs, {self.matches} matches); "
             f"{self.merges} merges, {self.splits} splits, {self.moves} moves; "
             f"{self.snapshot_rows_added} snapshot rows added; "
-            f"{self.models} models, {self.tests} tests, {self.unit_tests} unit tests in {self.seconds:.1f} s"
+            f"{self.models} models, {self.tests} tests ({self.tests_enforced_by_tables} more enforced by the "
+            f"tables), {self.unit_tests} unit tests in {self.seconds:.1f} s"
         )
 
 
@@ -113,6 +116,7 @@ def run_build(
     select: Sequence[str] = (),
     snapshot: bool = True,
     unit_tests: bool = True,
+    enforced_tests: bool = True,
     reseed: bool = False,
     extra_build_args: Sequence[str] = (),
     extra_env: Mapping[str, str] | None = None,
@@ -122,6 +126,11 @@ def run_build(
     ``unit_tests=False`` leaves out the dbt unit tests: they test the SQL on fixed rows, not the data, so
     they belong to development and CI (``customer-sync build``, ``make test``), and a scheduled cycle,
     whose SQL they already passed, skips them (as dbt advises for production runs).
+
+    ``enforced_tests=False`` leaves out the data tests whose rule the table of their incremental model
+    enforces before the build (:mod:`customer_sync.enforced_rules`): Postgres checks those rules on
+    every row the build writes, so the tests cannot fail. A scheduled cycle leaves them out; a full
+    refresh runs them all (its tables are new).
 
     The seed tables are reloaded only when a seed file or ``dbt_project.yml`` changed since they were
     loaded (:mod:`customer_sync.seeds`), or when ``reseed`` is true.
@@ -169,6 +178,14 @@ def run_build(
     if seeds_current and not select:
         skipped += SEED_TESTS_SKIPPED
     selected = list(select)
+    manifest = None
+    if not enforced_tests and "--full-refresh" not in extra_build_args:
+        manifest = parse_project(settings, db, dbt_vars=dbt_vars, extra_env=extra_env)
+        with database.connect(db, role="cs_transformer") as conn, conn.cursor() as cur:
+            enforced = enforced_rule_tests(manifest, cur)
+        result.tests_enforced_by_tables = len(enforced)
+        if enforced:
+            skipped += ["--exclude", *enforced]
     if not snapshot:
         skipped += ["--exclude-resource-type", "snapshot", "--exclude", "path:snapshots"]
     elif selected:  # a partial build still snapshots the marts it built
@@ -183,6 +200,7 @@ def run_build(
             extra_args=["--exclude-resource-type", "seed", *skipped, *extra_build_args],
             extra_env=extra_env,
             progress=report,
+            manifest=manifest,
         )
     )
 

@@ -129,19 +129,58 @@ def run_dbt(
     extra_env: Mapping[str, str] | None = None,
     progress: Progress | None = None,
     raise_on_failure: bool = True,
+    manifest: Any = None,
 ) -> DbtRun:
     """Run one dbt command (``seed``, ``build``, ``snapshot``, ``run``, ``test`` ...) as cs_transformer.
 
     ``extra_env``: environment variables for this call only, such as :data:`RETRAIN_ENV`. Unlike
     ``dbt_vars``, a value the models read only when they run does not make dbt parse the whole project
     again (dbt compares the vars with the last parse's; a changed var means a full parse, 4-5 s here).
+    ``manifest``: the project as :func:`parse_project` read it, so that dbt does not read it again.
 
     Raises :class:`RunFailure` naming the failing nodes unless ``raise_on_failure`` is false.
     """
-    from dbt.cli.main import dbtRunner
+    args = _arguments(settings, command, select, exclude, dbt_vars, extra_args)
+    started = time.monotonic()
+    outcome = _invoke(db, args, extra_env, progress, manifest)
+    run = DbtRun(
+        command=command,
+        success=bool(outcome.success),
+        seconds=time.monotonic() - started,
+        nodes=_outcomes(outcome.result),
+    )
+    if outcome.exception is not None:
+        raise RunFailure(f"dbt {command} could not run: {outcome.exception}") from outcome.exception
+    if not run.success and raise_on_failure:
+        raise RunFailure(_failure_message(run))
+    return run
 
-    from customer_sync.commands.db import dbt_env
 
+def parse_project(
+    settings: Settings,
+    db: Database,
+    *,
+    dbt_vars: Mapping[str, Any] | None = None,
+    extra_env: Mapping[str, str] | None = None,
+) -> Any:
+    """dbt's manifest of the project (``dbt parse``), to look at before a command and hand to it.
+
+    It writes no manifest.json: the command it is handed to writes its own when it ends."""
+    args = _arguments(settings, "parse", (), (), dbt_vars, ("--no-write-json",))
+    outcome = _invoke(db, args, extra_env, None, None)
+    if outcome.exception is not None or not outcome.success:
+        raise RunFailure(f"dbt parse failed: {outcome.exception or 'see the dbt log'}")
+    return outcome.result
+
+
+def _arguments(
+    settings: Settings,
+    command: str,
+    select: Sequence[str],
+    exclude: Sequence[str],
+    dbt_vars: Mapping[str, Any] | None,
+    extra_args: Sequence[str],
+) -> list[str]:
     target_path, log_path = dbt_paths(settings)
     target_path.mkdir(parents=True, exist_ok=True)
     log_path.mkdir(parents=True, exist_ok=True)
@@ -164,23 +203,25 @@ def run_dbt(
     if dbt_vars:
         args += ["--vars", json.dumps(dict(dbt_vars))]
     args += list(extra_args)
+    return args
+
+
+def _invoke(
+    db: Database,
+    args: list[str],
+    extra_env: Mapping[str, str] | None,
+    progress: Progress | None,
+    manifest: Any,
+) -> Any:
+    from dbt.cli.main import dbtRunner
+
+    from customer_sync.commands.db import dbt_env
+
     log.debug("dbt %s", " ".join(args))
-    started = time.monotonic()
-    runner = dbtRunner(callbacks=[_progress_callback(progress)])
+    runner = dbtRunner(manifest=manifest, callbacks=[_progress_callback(progress)])
     log_level = {FILE_LOG_LEVEL_VARIABLE: os.environ.get(FILE_LOG_LEVEL_VARIABLE, DEFAULT_FILE_LOG_LEVEL)}
     with _environment({**log_level, **dbt_env(db, TRANSFORMER_ROLE), **(extra_env or {})}):
-        outcome = runner.invoke(args)
-    run = DbtRun(
-        command=command,
-        success=bool(outcome.success),
-        seconds=time.monotonic() - started,
-        nodes=_outcomes(outcome.result),
-    )
-    if outcome.exception is not None:
-        raise RunFailure(f"dbt {command} could not run: {outcome.exception}") from outcome.exception
-    if not run.success and raise_on_failure:
-        raise RunFailure(_failure_message(run))
-    return run
+        return runner.invoke(args)
 
 
 def _failure_message(run: DbtRun) -> str:

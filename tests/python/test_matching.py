@@ -12,7 +12,8 @@ import pytest
 
 from customer_sync import db as database
 from customer_sync.config import Settings
-from customer_sync.dbt_runner import dbt_paths, run_dbt
+from customer_sync.dbt_runner import dbt_paths, parse_project, run_dbt
+from customer_sync.enforced_rules import enforced_rule_tests
 from tests.python.fixtures.matching import MATCHING_VARS, SCHEMA_PREFIX, MatchingData
 
 IDENTITY = SCHEMA_PREFIX + "identity"
@@ -378,6 +379,50 @@ def test_an_incremental_tables_column_rules_are_its_constraints_and_its_tests_re
     assert _constraints(warehouse, table) == (set(), set())
     _run_models(settings, warehouse, table)
     assert _constraints(warehouse, table) == (not_null, {rule_check})
+    # the keys rebuilt whole carry a new keyed_at: the pairs are found again from them, as a build would
+    _run_models(settings, warehouse, *PAIRING[2:], "int_customer_pair_comparisons")
+
+
+@pytest.mark.e2e
+def test_a_cycle_leaves_out_a_test_only_while_the_table_enforces_its_rule(
+    matched: MatchingData, settings: Settings, warehouse: database.Database
+) -> None:
+    """A scheduled build leaves out the tests whose rule an incremental model's kept table enforces
+    before it starts (customer_sync.enforced_rules): the names of the check constraints agree with the
+    macro's, a rule taken off the table brings its test back, and so does a --full-refresh (a new table
+    with no constraints), until a build puts the rules back. Tests of tables rebuilt whole, and tests of
+    rules no constraint states (relationships), always run."""
+    table = "int_customer_blocking_keys"
+    model = f"model.customer_sync.{table}"
+    manifest = parse_project(settings, warehouse, dbt_vars=MATCHING_VARS)
+    rule_tests = {
+        node.test_metadata.name: node.name
+        for node in manifest.nodes.values()
+        if node.resource_type == "test" and getattr(node, "attached_node", None) == model
+    }
+
+    def enforced() -> set[str]:
+        with database.connect(warehouse) as conn, conn.cursor() as cur:
+            return set(enforced_rule_tests(manifest, cur))
+
+    _run_models(settings, warehouse, table)
+    names = enforced()
+    by_rule = {rule: rule_tests[rule] in names for rule in CATALOG_CHECKED_TESTS + ("relationships",)}
+    assert by_rule == {**{rule: True for rule in CATALOG_CHECKED_TESTS}, "relationships": False}
+    kept = {uid for uid, node in manifest.nodes.items() if node.config.materialized == "incremental"}
+    for node in manifest.nodes.values():
+        if node.name in names:
+            assert node.attached_node in kept, node.name
+
+    with database.connect(warehouse) as conn, conn.cursor() as cur:
+        cur.execute(f"alter table {IDENTITY}.{table} alter column blocking_key drop not null")
+    assert rule_tests["not_null_columns"] not in enforced()
+    assert rule_tests["accepted_values"] in enforced()
+
+    _run_models(settings, warehouse, table, full_refresh=True)
+    assert not enforced() & set(rule_tests.values())
+    _run_models(settings, warehouse, table)
+    assert enforced() == names
     # the keys rebuilt whole carry a new keyed_at: the pairs are found again from them, as a build would
     _run_models(settings, warehouse, *PAIRING[2:], "int_customer_pair_comparisons")
 
