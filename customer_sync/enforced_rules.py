@@ -2,11 +2,11 @@
 
 An incremental model's table is kept from build to build, and with it the rules Postgres checks on
 every row written to it: the not-null and check constraints ``enforce_required_columns`` makes from the
-model's ``not_null_columns`` and ``accepted_values`` tests, and the unique indexes
-``create_unique_key_index`` makes for its keys (macros/enforce_required_columns.sql,
-macros/matching/indexes.sql). A test of such a rule reads only the catalog, finds the rule in place and
-passes; it cannot fail. It still costs a dbt node (about 50 ms of dbt's Python each, under the
-interpreter lock both threads share): 51 of a 1% build's 195 tests at 100k persons.
+model's ``not_null_columns``, ``accepted_values`` and row rule tests (``not_blank_columns``,
+``columns_match_regex``, ``expect_flag_matches_condition``: a check constraint commented with the test's
+unique id), and the unique indexes ``create_unique_key_index`` makes for its keys
+(macros/enforce_required_columns.sql, macros/matching/indexes.sql). A test of such a rule cannot fail.
+It still costs a dbt node, about 50 ms of dbt's Python under the interpreter lock both threads share.
 
 :func:`enforced_rule_tests` names the tests whose rule the catalog holds *before* the build, on the
 table of an incremental model. A build that is not a full refresh keeps that table, its indexes and the
@@ -61,7 +61,11 @@ _UNIQUE_KEYS = """
         and unique_index.indexprs is null
 """
 _CHECKS = """
-    select namespace.nspname, class.relname, value_check.conname
+    select
+        namespace.nspname,
+        class.relname,
+        value_check.conname,
+        pg_catalog.obj_description(value_check.oid, 'pg_constraint')
     from pg_catalog.pg_constraint as value_check
     join pg_catalog.pg_class as class on class.oid = value_check.conrelid
     join pg_catalog.pg_namespace as namespace on namespace.oid = class.relnamespace
@@ -79,6 +83,8 @@ class Catalog:
     not_null: set[tuple[str, str, str]] = field(default_factory=set)
     unique_keys: dict[Table, list[frozenset[str]]] = field(default_factory=dict)
     checks: set[tuple[str, str, str]] = field(default_factory=set)
+    # (schema, table, test unique id) of each row rule constraint, from its comment
+    rule_owners: set[tuple[str, str, str]] = field(default_factory=set)
 
     def columns_not_null(self, table: Table, columns: Iterable[str]) -> bool:
         return all((*table, column) in self.not_null for column in columns)
@@ -100,7 +106,10 @@ def read_catalog(cur: psycopg2.extensions.cursor, tables: Iterable[Table]) -> Ca
     for schema, table, key in cur.fetchall():
         catalog.unique_keys.setdefault((schema, table), []).append(frozenset(key))
     cur.execute(_CHECKS, params)
-    catalog.checks = {(schema, table, name) for schema, table, name in cur.fetchall()}
+    for schema, table, name, owner in cur.fetchall():
+        catalog.checks.add((schema, table, name))
+        if owner:
+            catalog.rule_owners.add((schema, table, owner))
     return catalog
 
 
@@ -142,7 +151,8 @@ def rule_is_enforced(test: Any, table: Table, catalog: Catalog) -> bool:
             arguments.get("column_name"), arguments.get("values") or [], arguments.get("quote", True)
         )
         return (*table, check) in catalog.checks
-    return False
+    # a row rule (not_blank_columns, columns_match_regex, ...): a check constraint names the test
+    return (*table, test.unique_id) in catalog.rule_owners
 
 
 def enforced_rule_tests(manifest: Any, cur: psycopg2.extensions.cursor) -> list[str]:

@@ -4,7 +4,11 @@
       - the columns its not_null_columns tests list get not-null constraints (not_null_is_enforced);
       - each accepted_values test becomes a check constraint named after the column and the values
         (accepted_values_constraint, accepted_values_is_enforced);
-      - unique keys are enforced by the unique indexes create_unique_key_index makes (unique_key_is_enforced).
+      - unique keys are enforced by the unique indexes create_unique_key_index makes (unique_key_is_enforced);
+      - each row rule test (not_blank_columns, columns_match_regex, expect_flag_matches_condition) becomes
+        a check constraint <test>__row_rule__<digest of the test and its condition>, commented with the
+        test's unique id (row_rule_condition).
+    Only tests that fail a build (severity error, no `where`) become constraints.
     An incremental table keeps its rows from build to build, and each test read all of them after each
     build for the few the build wrote: the desired states' tests read 300,000 to 1.4 million rows each
     in a 1% build at 100k persons.
@@ -43,7 +47,8 @@
     ) -%}
     {%- set checks = run_query(
         "select conname from pg_catalog.pg_constraint where conrelid = " ~ table
-        ~ " and contype = 'c' and conname like '%\\_\\_accepted\\_values\\_\\_%'"
+        ~ " and contype = 'c' and (conname like '%\\_\\_accepted\\_values\\_\\_%'"
+        ~ " or conname like '%\\_\\_row\\_rule\\_\\_%')"
     ).columns[0].values() | list -%}
     {%- set actions = [] -%}
     {%- for row in not_null.rows -%}
@@ -63,6 +68,9 @@
     alter table {{ this }}
         {%- for action in actions %}
         {{ action }}{{ ',' if not loop.last }}
+        {%- endfor %};
+        {%- for name, test_id in rules.owners.items() if name not in checks %}
+    comment on constraint {{ name }} on {{ this }} is '{{ test_id }}';
         {%- endfor %}
     {%- else -%}
     {#- no statement -#}
@@ -71,13 +79,16 @@
 
 
 {#- The rules the tests attached to the node `unique_id` state on its rows: `required`, the columns
-    its not_null_columns tests list, and `checks`, constraint name -> condition for each of its
-    accepted_values tests. Tests with a `where` config check only some rows, so they add none. -#}
+    its not_null_columns tests list, `checks`, constraint name -> condition for each of its
+    accepted_values tests and row rules (row_rule_condition), and `owners`, row rule constraint name ->
+    the test's unique id (the constraint's comment, by which customer_sync.enforced_rules knows the test's
+    rule is enforced). Tests with a `where` config check only some rows, and a warning must not fail a
+    build, so they add none. -#}
 {% macro column_rules(unique_id) -%}
-    {%- set rules = {'required': [], 'checks': {}} -%}
+    {%- set rules = {'required': [], 'checks': {}, 'owners': {}} -%}
     {%- for node in graph.nodes.values()
         if node.resource_type == 'test' and node.get('attached_node') == unique_id
-        and not node.config.get('where') -%}
+        and not node.config.get('where') and (node.config.get('severity') or 'error') | lower == 'error' -%}
         {%- set test = node.get('test_metadata') or {} -%}
         {%- set arguments = test.get('kwargs', {}) -%}
         {%- if test.get('name') == 'not_null_columns' -%}
@@ -88,6 +99,14 @@
                 accepted_values_constraint(arguments.column_name, arguments['values'], quote):
                     arguments.column_name ~ ' in (' ~ value_list(arguments['values'], quote) ~ ')'
             }) -%}
+        {%- else -%}
+            {%- set condition = row_rule_condition(test.get('name'), arguments) -%}
+            {%- if condition -%}
+                {%- set digest = local_md5(node.unique_id ~ '|' ~ condition)[:12] -%}
+                {%- set name = test.get('name') ~ '__row_rule__' ~ digest -%}
+                {%- do rules.checks.update({name: condition}) -%}
+                {%- do rules.owners.update({name: node.unique_id}) -%}
+            {%- endif -%}
         {%- endif -%}
     {%- endfor -%}
     {{ return(rules) }}
@@ -108,4 +127,27 @@
         {%- do items.append(("'" ~ (value | string | replace("'", "''")) ~ "'") if quote else (value | string)) -%}
     {%- endfor -%}
     {{ return(items | join(', ')) }}
+{%- endmacro %}
+
+
+{#- The condition every row meets when the row rule test `kind` (with its `arguments`) passes, as a
+    check constraint states it (a null makes it pass, as in the test), or none for another kind of test:
+    not_blank_columns (no listed column is blank), columns_match_regex (each column matches its pattern)
+    and expect_flag_matches_condition (the flag is true exactly when its condition holds). -#}
+{% macro row_rule_condition(kind, arguments) -%}
+    {%- set parts = [] -%}
+    {%- if kind == 'not_blank_columns' -%}
+        {%- for column in arguments.get('columns', []) -%}
+            {%- do parts.append("trim(cast(" ~ column ~ " as " ~ dbt.type_string() ~ ")) <> ''") -%}
+        {%- endfor -%}
+    {%- elif kind == 'columns_match_regex' -%}
+        {%- for column, regex in arguments.get('patterns', {}).items() -%}
+            {%- do parts.append(regex_matches(column, "'" ~ (regex | replace("'", "''")) ~ "'")) -%}
+        {%- endfor -%}
+    {%- elif kind == 'expect_flag_matches_condition' -%}
+        {%- do parts.append(
+            'coalesce(' ~ arguments.column_name ~ ', false) = coalesce(' ~ arguments.condition ~ ', false)'
+        ) -%}
+    {%- endif -%}
+    {{ return(parts | join(' and ')) }}
 {%- endmacro %}

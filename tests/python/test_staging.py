@@ -304,19 +304,31 @@ def test_a_build_standardizes_only_changed_records_and_all_after_a_rule_change(
 def test_required_columns_are_checked_in_one_scan_that_names_each_null_column(
     settings: Settings, staged: database.Database
 ) -> None:
-    select = ["stg_crm__contacts,test_name:not_null_columns"]
+    """A staging record's required columns are its base table's rule (the stg_ view selects them as they
+    are): a kept base table refuses a null as it is written; without the constraints (as after a
+    --full-refresh) the test reads the table once and fails with one row per column that has nulls."""
+    from psycopg2 import errors
+
+    select = ["base_crm__contacts,test_name:not_null_columns"]
     passed = run_dbt(settings, staged, "test", select=select)
     assert passed.count("test", "pass") == 1 and not passed.failed()
+    update = (
+        "update staging.base_crm__contacts set loaded_at = null,"
+        " source_system = case when record_id = %s then null else source_system end"
+        " where record_id in (%s, %s)"
+    )
 
     with database.connect(staged) as conn, conn.cursor() as cur:
         cur.execute("select record_id, loaded_at from staging.base_crm__contacts order by record_id limit 2")
         saved = cur.fetchall()
+    with pytest.raises(errors.NotNullViolation), database.connect(staged) as conn, conn.cursor() as cur:
+        cur.execute(update, (saved[0][0], saved[0][0], saved[1][0]))
+    with database.connect(staged) as conn, conn.cursor() as cur:
         cur.execute(
-            "update staging.base_crm__contacts set loaded_at = null,"
-            " source_system = case when record_id = %s then null else source_system end"
-            " where record_id in (%s, %s)",
-            (saved[0][0], saved[0][0], saved[1][0]),
+            "alter table staging.base_crm__contacts alter column loaded_at drop not null,"
+            " alter column source_system drop not null"
         )
+        cur.execute(update, (saved[0][0], saved[0][0], saved[1][0]))
     try:
         failed = run_dbt(settings, staged, "test", select=select, raise_on_failure=False)
         # one failing row per column with nulls, however many rows have them
@@ -329,6 +341,10 @@ def test_required_columns_are_checked_in_one_scan_that_names_each_null_column(
                     " where record_id = %s",
                     (loaded_at, record_id),
                 )
+            cur.execute(
+                "alter table staging.base_crm__contacts alter column loaded_at set not null,"
+                " alter column source_system set not null"
+            )
 
 
 @pytest.mark.e2e
@@ -336,14 +352,27 @@ def test_blank_and_malformed_values_fail_the_per_model_checks_that_name_each_col
     settings: Settings, staged: database.Database
 ) -> None:
     """not_blank_columns and columns_match_regex check every listed column in one scan of the model;
-    a failure has one row per offending column (with a count and, for a pattern, one offending value)."""
-    select = [f"stg_crm__contacts,test_name:{name}" for name in ("not_blank_columns", "columns_match_regex")]
+    a failure has one row per offending column (with a count and, for a pattern, one offending value).
+    On a kept base table each is also a check constraint that refuses a bad row as it is written; a
+    build puts back a constraint taken off."""
+    from psycopg2 import errors
+
+    select = [f"base_crm__contacts,test_name:{name}" for name in ("not_blank_columns", "columns_match_regex")]
     passed = run_dbt(settings, staged, "test", select=select)
     assert passed.count("test", "pass") == 2 and not passed.failed()
+    rules = "select conname from pg_constraint where conrelid = 'staging.base_crm__contacts'::regclass"
+    rules += " and conname like '%row_rule%' order by 1"
+    constraints = _rows(staged, rules)
+    assert len(constraints) == 3  # the two tests' and is_phone_valid's (expect_flag_matches_condition)
 
     with database.connect(staged) as conn, conn.cursor() as cur:
         cur.execute("select record_id, city, email from staging.base_crm__contacts order by 1 limit 2")
         saved = cur.fetchall()
+    with pytest.raises(errors.CheckViolation), database.connect(staged) as conn, conn.cursor() as cur:
+        cur.execute("update staging.base_crm__contacts set city = ' ' where record_id = %s", (saved[0][0],))
+    with database.connect(staged) as conn, conn.cursor() as cur:
+        for (name,) in constraints:
+            cur.execute(f"alter table staging.base_crm__contacts drop constraint {name}")
         # a blank city and a blank email (blank, and not the email pattern) in one row; an upper-case
         # email in another
         cur.execute(
@@ -356,7 +385,7 @@ def test_blank_and_malformed_values_fail_the_per_model_checks_that_name_each_col
         )
     try:
         failed = run_dbt(settings, staged, "test", select=select, raise_on_failure=False)
-        messages = {node.unique_id.split(".")[2].split("_stg_")[0]: node.message for node in failed.failed()}
+        messages = {node.unique_id.split(".")[2].split("_base_")[0]: node.message for node in failed.failed()}
         # not blank: city and email (2 columns); pattern: email only (one column, 2 rows)
         assert messages == {
             "not_blank_columns": "Got 2 results, configured to fail if != 0",
@@ -369,3 +398,5 @@ def test_blank_and_malformed_values_fail_the_per_model_checks_that_name_each_col
                     "update staging.base_crm__contacts set city = %s, email = %s where record_id = %s",
                     (city, email, record_id),
                 )
+    run_dbt(settings, staged, "run", select=["base_crm__contacts"])
+    assert _rows(staged, rules) == constraints
