@@ -9,11 +9,12 @@ unique id), and the unique indexes ``create_unique_key_index`` makes for its key
 It still costs a dbt node, about 50 ms of dbt's Python under the interpreter lock both threads share.
 
 :func:`enforced_rule_tests` names the tests whose rule the catalog holds *before* the build, on the
-table of an incremental model. A build that is not a full refresh keeps that table, its indexes and the
-constraints of the rules its tests still state (``enforce_required_columns`` drops only the rules no
-test states any more), and a row breaking one fails the model's own build. The build that adds a rule,
-a full refresh (which makes a new table with none) and a first build read the table through the test,
-as before. The lookups are the ones the tests make (macros/tests/generic_tests.sql).
+table of an incremental model or of a source (dlt lands an id declared not nullable as a NOT NULL
+column; the build never writes a source). A build that is not a full refresh keeps that table, its
+indexes and the constraints of the rules its tests still state (``enforce_required_columns`` drops only
+the rules no test states any more), and a row breaking one fails the model's own build. The build that
+adds a rule, a full refresh (which makes a new table with none) and a first build read the table through
+the test, as before. The lookups are the ones the tests make (macros/tests/generic_tests.sql).
 """
 
 from __future__ import annotations
@@ -122,12 +123,27 @@ def accepted_values_constraint(column: str, values: Sequence[Any], quote: bool =
 
 
 def kept_tables(manifest: Any) -> dict[str, Table]:
-    """The incremental models' tables (schema, name), by the model's unique id."""
-    return {
+    """The tables a build keeps (schema, name), by the unique id of their node: the incremental models'
+    and the sources' (landed before the build, never written by it)."""
+    tables = {
         unique_id: (node.schema, node.alias)
         for unique_id, node in manifest.nodes.items()
         if node.resource_type == "model" and node.config.materialized == "incremental"
     }
+    tables.update({unique_id: (node.schema, node.identifier) for unique_id, node in manifest.sources.items()})
+    return tables
+
+
+def node_of_test(test: Any) -> str | None:
+    """The unique id of the model, seed, snapshot or source a generic test is attached to (a source's
+    test names it as its one parent), or None for a singular test."""
+    attached = getattr(test, "attached_node", None)
+    if attached:
+        return str(attached)
+    parents = test.depends_on.nodes
+    if getattr(test, "test_metadata", None) is not None and len(parents) == 1:
+        return str(parents[0]) if parents[0].startswith("source.") else None
+    return None
 
 
 def rule_is_enforced(test: Any, table: Table, catalog: Catalog) -> bool:
@@ -156,13 +172,15 @@ def rule_is_enforced(test: Any, table: Table, catalog: Catalog) -> bool:
 
 
 def enforced_rule_tests(manifest: Any, cur: psycopg2.extensions.cursor) -> list[str]:
-    """The names of the data tests whose rule the table of their incremental model enforces now."""
+    """The names of the data tests whose rule the table of their incremental model or source enforces
+    now."""
     tables = kept_tables(manifest)
     catalog = read_catalog(cur, tables.values())
+    tests = [node for node in manifest.nodes.values() if node.resource_type == "test"]
+    tested = {test.unique_id: node_of_test(test) for test in tests}
     return sorted(
-        node.name
-        for node in manifest.nodes.values()
-        if node.resource_type == "test"
-        and getattr(node, "attached_node", None) in tables  # a singular test has none
-        and rule_is_enforced(node, tables[node.attached_node], catalog)
+        test.name
+        for test in tests
+        if tested[test.unique_id] in tables
+        and rule_is_enforced(test, tables[tested[test.unique_id]], catalog)
     )

@@ -5,7 +5,7 @@
       - each accepted_values test becomes a check constraint named after the column and the values
         (accepted_values_constraint, accepted_values_is_enforced);
       - unique keys are enforced by the unique indexes create_unique_key_index makes (unique_key_is_enforced);
-      - each row rule test (not_blank_columns, columns_match_regex, expect_flag_matches_condition) becomes
+      - each row rule test (not_blank_columns, columns_match_regex, ... see row_rule_condition) becomes
         a check constraint <test>__row_rule__<digest of the test and its condition>, commented with the
         test's unique id (row_rule_condition).
     Only tests that fail a build (severity error, no `where`) become constraints.
@@ -132,8 +132,9 @@
 
 {#- The condition every row meets when the row rule test `kind` (with its `arguments`) passes, as a
     check constraint states it (a null makes it pass, as in the test), or none for another kind of test:
-    not_blank_columns (no listed column is blank), columns_match_regex (each column matches its pattern)
-    and expect_flag_matches_condition (the flag is true exactly when its condition holds). -#}
+    not_blank_columns (no listed column is blank), columns_match_regex and values_match_regex (each
+    column matches its pattern), matching_values_between (the value lies between the bounds) and
+    expect_flag_matches_condition (the flag is true exactly when its condition holds). -#}
 {% macro row_rule_condition(kind, arguments) -%}
     {%- set parts = [] -%}
     {%- if kind == 'not_blank_columns' -%}
@@ -144,6 +145,16 @@
         {%- for column, regex in arguments.get('patterns', {}).items() -%}
             {%- do parts.append(regex_matches(column, "'" ~ (regex | replace("'", "''")) ~ "'")) -%}
         {%- endfor -%}
+    {%- elif kind == 'values_match_regex' -%}
+        {%- do parts.append(regex_matches(
+            arguments.column_name, "'" ~ (arguments.pattern | replace("'", "''")) ~ "'"
+        )) -%}
+    {%- elif kind == 'matching_values_between' -%}
+        {%- do parts.append(
+            arguments.column_name ~ (' >= ' if arguments.get('inclusive_min', true) else ' > ')
+            ~ arguments.min_value ~ ' and ' ~ arguments.column_name
+            ~ (' <= ' if arguments.get('inclusive_max', true) else ' < ') ~ arguments.max_value
+        ) -%}
     {%- elif kind == 'expect_flag_matches_condition' -%}
         {%- do parts.append(
             'coalesce(' ~ arguments.column_name ~ ', false) = coalesce(' ~ arguments.condition ~ ', false)'

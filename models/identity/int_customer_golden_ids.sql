@@ -4,7 +4,10 @@
         unique_key='record_id',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
-        post_hook=["{{ create_matching_index(this, ['changed_at']) }}"],
+        post_hook=[
+            "{{ create_matching_index(this, ['changed_at']) }}",
+            "{{ create_unique_key_index(this, ['record_id']) }}",
+        ],
     )
 }}
 {#-
