@@ -99,6 +99,15 @@ def _mark_seeds_loaded(db: database.Database, prefix: str, tables: list[str], di
         seeds.mark_seeds_loaded(cur, f"{prefix}staging", tables, digest)
 
 
+def run_scheduled_build(
+    settings: Settings, db: database.Database, progress: bool | Progress = True
+) -> BuildResult:
+    """The build of a scheduled cycle (``customer-sync run``, and the bench as it times one): the data
+    tests, but not the unit tests (they test the SQL, not the data: ``customer-sync build`` and CI run
+    them) nor the data tests whose rule a kept table enforces (:mod:`customer_sync.enforced_rules`)."""
+    return run_build(settings, db, progress=progress, unit_tests=False, enforced_tests=False)
+
+
 def missing_snapshots(run: DbtRun) -> list[str]:
     """The project's snapshots (SNAPSHOT_TABLES) that ``run`` did not include, as names."""
     included = {

@@ -107,13 +107,10 @@ def _run_step(
 
         return run_extract(settings, db, full_refresh=full_refresh, progress=progress).as_dict()
     if step == "build":
-        # dbt seed + build (models, data tests, the reverse-ETL plans) + snapshot; the unit tests test the
-        # SQL, not the data: they run in `customer-sync build` and CI, not in every scheduled cycle, and
-        # neither do the data tests of rules the kept tables enforce on every row written to them
-        from customer_sync.build import run_build
+        # dbt seed + build (models, data tests, the reverse-ETL plans) + snapshot
+        from customer_sync.build import run_scheduled_build
 
-        built = run_build(settings, db, progress=progress, unit_tests=False, enforced_tests=False)
-        return built.as_dict()
+        return run_scheduled_build(settings, db, progress=progress).as_dict()
     result = run_sync(settings, db, progress=progress, cycle_id=cycle_id)
     summary = result.as_dict()
     if result.status in ("refused", "failed"):

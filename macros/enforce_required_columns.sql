@@ -130,35 +130,9 @@
 {%- endmacro %}
 
 
-{#- The condition every row meets when the row rule test `kind` (with its `arguments`) passes, as a
-    check constraint states it (a null makes it pass, as in the test), or none for another kind of test:
-    not_blank_columns (no listed column is blank), columns_match_regex and values_match_regex (each
-    column matches its pattern), matching_values_between (the value lies between the bounds) and
-    expect_flag_matches_condition (the flag is true exactly when its condition holds). -#}
+{#- The condition every row meets when the row rule test `kind` (with its `arguments`) passes, as one
+    check constraint states it: the conditions of row_rule_conditions (macros/tests/generic_tests.sql,
+    where the tests read them too) joined; empty for another kind of test. -#}
 {% macro row_rule_condition(kind, arguments) -%}
-    {%- set parts = [] -%}
-    {%- if kind == 'not_blank_columns' -%}
-        {%- for column in arguments.get('columns', []) -%}
-            {%- do parts.append("trim(cast(" ~ column ~ " as " ~ dbt.type_string() ~ ")) <> ''") -%}
-        {%- endfor -%}
-    {%- elif kind == 'columns_match_regex' -%}
-        {%- for column, regex in arguments.get('patterns', {}).items() -%}
-            {%- do parts.append(regex_matches(column, "'" ~ (regex | replace("'", "''")) ~ "'")) -%}
-        {%- endfor -%}
-    {%- elif kind == 'values_match_regex' -%}
-        {%- do parts.append(regex_matches(
-            arguments.column_name, "'" ~ (arguments.pattern | replace("'", "''")) ~ "'"
-        )) -%}
-    {%- elif kind == 'matching_values_between' -%}
-        {%- do parts.append(
-            arguments.column_name ~ (' >= ' if arguments.get('inclusive_min', true) else ' > ')
-            ~ arguments.min_value ~ ' and ' ~ arguments.column_name
-            ~ (' <= ' if arguments.get('inclusive_max', true) else ' < ') ~ arguments.max_value
-        ) -%}
-    {%- elif kind == 'expect_flag_matches_condition' -%}
-        {%- do parts.append(
-            'coalesce(' ~ arguments.column_name ~ ', false) = coalesce(' ~ arguments.condition ~ ', false)'
-        ) -%}
-    {%- endif -%}
-    {{ return(parts | join(' and ')) }}
+    {{ return(row_rule_conditions(kind, arguments).values() | join(' and ')) }}
 {%- endmacro %}

@@ -212,11 +212,7 @@ class Bench:
         build = _module("customer_sync.build")
         assert self.db is not None
         with stage(name, self.sampler) as result:
-            # as a scheduled cycle builds (customer_sync.orchestrate): data tests, no unit tests, and not
-            # the tests of rules the kept tables enforce
-            built = build.run_build(
-                self.settings, self.db, progress=False, unit_tests=False, enforced_tests=False
-            )
+            built = build.run_scheduled_build(self.settings, self.db, progress=False)  # as a cycle builds
             result.details = _as_dict(built)
             result.records = _built_records(result.details)
         self._record(result)

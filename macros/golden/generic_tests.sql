@@ -1,8 +1,9 @@
 {#- Rows whose value does not match a POSIX regular expression (nulls pass). -#}
 {% test values_match_regex(model, column_name, pattern) %}
+{%- set arguments = {'column_name': column_name, 'pattern': pattern} %}
 select {{ column_name }}
 from {{ model }}
-where {{ column_name }} is not null and not ({{ column_name }} ~ '{{ pattern }}')
+where not ({{ row_rule_conditions('values_match_regex', arguments)[column_name] }})
 {% endtest %}
 
 

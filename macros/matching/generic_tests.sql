@@ -11,8 +11,11 @@
 
 {#- Every value lies between min_value and max_value (bounds inclusive unless told otherwise). -#}
 {% test matching_values_between(model, column_name, min_value, max_value, inclusive_min=true, inclusive_max=true) %}
+    {%- set arguments = {
+        'column_name': column_name, 'min_value': min_value, 'max_value': max_value,
+        'inclusive_min': inclusive_min, 'inclusive_max': inclusive_max,
+    } %}
     select *
     from {{ model }}
-    where {{ column_name }} {{ '<' if inclusive_min else '<=' }} {{ min_value }}
-        or {{ column_name }} {{ '>' if inclusive_max else '>=' }} {{ max_value }}
+    where not ({{ row_rule_conditions('matching_values_between', arguments)[column_name] }})
 {% endtest %}

@@ -79,11 +79,9 @@
 {#- No value of the listed columns is an empty or whitespace-only string; one scan of the model for all
     of them. Fails with one row per column that has blanks: the column's name and how many rows. -#}
 {% test not_blank_columns(model, columns) %}
-    {%- set failing_when = {} %}
-    {%- for column in columns %}
-        {%- do failing_when.update({column: "trim(cast(" ~ column ~ " as " ~ dbt.type_string() ~ ")) = ''"}) %}
-    {%- endfor %}
-    {{ failing_values_per_column(model, failing_when, with_example=false) }}
+    {{ failing_values_per_column(
+        model, failing_rows(row_rule_conditions('not_blank_columns', {'columns': columns})), with_example=false
+    ) }}
 {% endtest %}
 
 
@@ -91,14 +89,9 @@
     regex); one scan of the model for all of them. Fails with one row per column that has values not
     matching: the column's name, how many rows and one such value. -#}
 {% test columns_match_regex(model, patterns) %}
-    {%- set failing_when = {} %}
-    {%- for column, regex in patterns.items() %}
-        {%- set pattern = "'" ~ (regex | replace("'", "''")) ~ "'" %}
-        {%- do failing_when.update({
-            column: column ~ " is not null and not coalesce(" ~ regex_matches(column, pattern) ~ ", false)"
-        }) %}
-    {%- endfor %}
-    {{ failing_values_per_column(model, failing_when) }}
+    {{ failing_values_per_column(
+        model, failing_rows(row_rule_conditions('columns_match_regex', {'patterns': patterns}))
+    ) }}
 {% endtest %}
 
 
@@ -263,10 +256,54 @@
 
 {#- A flag is true exactly when a condition holds (e.g. is_phone_valid exactly when phone is not null). -#}
 {% test expect_flag_matches_condition(model, column_name, condition) %}
+    {%- set arguments = {'column_name': column_name, 'condition': condition} %}
     select {{ column_name }}
     from {{ model }}
-    where coalesce({{ column_name }}, false) <> coalesce({{ condition }}, false)
+    where not ({{ row_rule_conditions('expect_flag_matches_condition', arguments)[column_name] }})
 {% endtest %}
+
+
+{#- The row rules: for the test `kind` with its `arguments`, column -> the condition each row meets when
+    the test passes (a null makes it pass, as a check constraint does). The tests fail the rows where a
+    condition is false (failing_rows), and enforce_required_columns makes a check constraint of them on
+    an incremental table (row_rule_condition). Empty for a test that is no row rule. -#}
+{% macro row_rule_conditions(kind, arguments) -%}
+    {%- set conditions = {} -%}
+    {%- if kind == 'not_blank_columns' -%}
+        {%- for column in arguments.get('columns', []) -%}
+            {%- do conditions.update({column: "trim(cast(" ~ column ~ " as " ~ dbt.type_string() ~ ")) <> ''"}) -%}
+        {%- endfor -%}
+    {%- elif kind == 'columns_match_regex' -%}
+        {%- for column, regex in arguments.get('patterns', {}).items() -%}
+            {%- do conditions.update({column: regex_matches(column, "'" ~ (regex | replace("'", "''")) ~ "'")}) -%}
+        {%- endfor -%}
+    {%- elif kind == 'values_match_regex' -%}
+        {%- do conditions.update({arguments.column_name: regex_matches(
+            arguments.column_name, "'" ~ (arguments.pattern | replace("'", "''")) ~ "'"
+        )}) -%}
+    {%- elif kind == 'matching_values_between' -%}
+        {%- do conditions.update({arguments.column_name:
+            arguments.column_name ~ (' >= ' if arguments.get('inclusive_min', true) else ' > ')
+            ~ arguments.min_value ~ ' and ' ~ arguments.column_name
+            ~ (' <= ' if arguments.get('inclusive_max', true) else ' < ') ~ arguments.max_value
+        }) -%}
+    {%- elif kind == 'expect_flag_matches_condition' -%}
+        {%- do conditions.update({arguments.column_name:
+            'coalesce(' ~ arguments.column_name ~ ', false) = coalesce(' ~ arguments.condition ~ ', false)'
+        }) -%}
+    {%- endif -%}
+    {{ return(conditions) }}
+{%- endmacro %}
+
+
+{#- column -> the condition under which a row fails, from column -> the condition each row meets. -#}
+{% macro failing_rows(conditions) -%}
+    {%- set failing_when = {} -%}
+    {%- for column, condition in conditions.items() -%}
+        {%- do failing_when.update({column: 'not (' ~ condition ~ ')'}) -%}
+    {%- endfor -%}
+    {{ return(failing_when) }}
+{%- endmacro %}
 
 
 {#- A boolean expression, evaluated once per query: whether every one of `columns` is a column of
