@@ -30,7 +30,11 @@ compared as (
 {%- endset -%}
 {%- set fingerprint = model_fingerprint(paired_record_columns('l', 'r') ~ comparison_steps) -%}
 {{ changed_rows_config(key_columns, 'int_customer_pairs') }}
-{{ config(pre_hook="set local work_mem = '" ~ var('pairing_work_mem') ~ "'") }}
+{#- the newest pair compared (built_through) is read from an index, not from a scan of every pair -#}
+{{ config(
+    pre_hook="set local work_mem = '" ~ var('pairing_work_mem') ~ "'",
+    post_hook="{{ create_matching_index(this, ['paired_at']) }}"
+) }}
 
 with
 

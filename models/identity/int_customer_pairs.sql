@@ -14,6 +14,8 @@
 {%- set pairing_steps = usable_keys_cte() -%}
 {%- set fingerprint = model_fingerprint(pairing_steps) -%}
 {%- set extending = built_with_same_fingerprint(fingerprint, 'paired_at', 'paired_by') -%}
+{#- the index on paired_at finds the newest pair (built_through), here and in the comparisons, and the
+    pairs the comparisons take again, without a scan of every pair -#}
 {{ config(
     materialized='incremental',
     unique_key=['record_id_l', 'record_id_r'],
@@ -27,7 +29,8 @@
     ],
     post_hook=[
         "{{ create_unique_key_index(this, ['record_id_l', 'record_id_r']) }}",
-        "{{ delete_pairs_of_another_fingerprint() }}"
+        "{{ delete_pairs_of_another_fingerprint() }}",
+        "{{ create_matching_index(this, ['paired_at']) }}"
     ]
 ) }}
 
