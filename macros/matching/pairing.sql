@@ -50,19 +50,26 @@
 
 
 {#- Pre-hook of int_customer_pairs: before a build adds the pairs of the records it pairs again, delete
-    their built pairs, and the pairs of records that are gone (no longer in `records`). Nothing to
-    delete in a table built whole, empty, or built before pairs had a paired_at (the build pairs every
-    record; the post-hook below deletes the old pairs). Its `paired_through` and the model's are read
-    from the same table, before the hook deletes any pair. -#}
+    their built pairs, and the pairs of records that are gone (no longer in `records`: those the
+    records logged since this table last compared, or, when the log cannot say, both ends of every
+    pair against the live records; macros/record_key_log.sql). Nothing to delete in a table built
+    whole, empty, or built before pairs had a paired_at (the build pairs every record; the post-hook
+    below deletes the old pairs). Its `paired_through` and the model's are read from the same table,
+    before the hook deletes any pair. -#}
 {% macro delete_pairs_to_pair_again(blocking_keys, blocks, records) -%}
 {%- set paired_through = built_through('paired_at') -%}
+{%- set reads_log = logs_record_keys(records) -%}
 {%- if paired_through != "'-infinity'::timestamptz" -%}
+{%- set gone_by_log = record_ids_gone_by_log(records) if reads_log else none -%}
 with
 
 again as materialized (
 
     {{ records_to_pair_again(paired_through, blocking_keys, blocks) }}
     union
+    {%- if gone_by_log is not none %}
+    {{ gone_by_log }}
+    {%- else %}
     {# both ends of every pair against one hash of the live records #}
     select built.record_id
     from (
@@ -71,6 +78,7 @@ again as materialized (
         select record_id_r as record_id from {{ this }}
     ) as built
     where not exists (select 1 from {{ records }} as live where live.record_id = built.record_id)
+    {%- endif %}
 
 )
 
@@ -78,6 +86,10 @@ delete from {{ this }}
 where
     record_id_l in (select again.record_id from again)
     or record_id_r in (select again.record_id from again)
+{%- if reads_log %};{% endif %}
+{%- endif %}
+{%- if reads_log %}
+{{ record_key_log_compared() }}
 {%- endif -%}
 {%- endmacro %}
 

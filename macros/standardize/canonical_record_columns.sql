@@ -41,9 +41,9 @@
 {#- Post-hook of an incremental model of live records (int_customer_entered_records): delete the built
     records that are no longer live in any staging model of record_source_models() (deleted in their
     system, or no longer landed): one anti-join of the built ids with the live ones finds them
-    (delete_rows_with_keys). -#}
+    (delete_rows_with_keys). Each deleted id is logged for the models that read this table
+    (macros/record_key_log.sql). -#}
 {% macro delete_records_no_longer_live() -%}
-{%- if is_incremental() -%}
 {%- set gone_records -%}
     select built.record_id
     from {{ this }} as built
@@ -60,6 +60,9 @@
         where live.record_id = built.record_id
     )
 {%- endset -%}
+{%- if logs_record_keys(this) -%}
+{{ delete_and_log_record_ids(gone_records) }}
+{%- elif is_incremental() -%}
 {{ delete_rows_with_keys('record_id', gone_records) }}
 {%- endif -%}
 {%- endmacro %}

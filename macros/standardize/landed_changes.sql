@@ -275,12 +275,18 @@ where {{ key_column }} = any(array(
     several (fewer keys to compare; every row of a deleted key goes). The gone keys are found by an
     anti-join, which hashes the live keys (the smaller side) and reads the built table once; an `except`
     sorted the built keys when they did not fit in memory (3.4 s on a million blocking keys, 0.8 s so).
-    A single-column key's rows are then found through the table's index, as `= any` of one array. -#}
+    A single-column key's rows are then found through the table's index, as `= any` of one array.
+    Where `relation` logs the record ids it deletes (macros/record_key_log.sql), a table keyed by
+    record_id takes them from the log instead, and marks that it compared; a table that logs its own
+    deletions logs these. -#}
 {% macro delete_rows_no_longer_in(relation, key_columns, where=none, built_where=none) -%}
-{#- a table built whole (--full-refresh) has nothing to delete: no statement -#}
-{%- if is_incremental() -%}
+{%- set reads_log = key_columns == ['record_id'] and not where and not built_where and logs_record_keys(relation) -%}
+{%- set gone_by_log = record_ids_gone_by_log(relation) if reads_log and is_incremental() else none -%}
 {%- set keys = key_columns | join(', ') -%}
 {%- set gone_keys -%}
+    {%- if gone_by_log is not none %}
+    {{ gone_by_log }}
+    {%- else %}
     select distinct
         {%- for key in key_columns %} built.{{ key }}{{ ',' if not loop.last }}{% endfor %}
     from {{ this }} as built
@@ -296,12 +302,19 @@ where {{ key_column }} = any(array(
                 and ({{ where }})
                 {%- endif %}
         )
+    {%- endif %}
 {%- endset -%}
-{%- if key_columns | length == 1 %}
+{%- if logs_record_keys(this) %}
+{{ delete_and_log_record_ids(gone_keys) }}
+{%- elif not is_incremental() %}
+{#- a table built whole (--full-refresh) has nothing to delete -#}
+{%- elif key_columns | length == 1 %}
 {{ delete_rows_with_keys(keys, gone_keys) }}
 {%- else %}
 delete from {{ this }}
 where ({{ keys }}) in ({{ gone_keys }})
 {%- endif %}
-{%- endif -%}
+{%- if reads_log %}{{ ';' if logs_record_keys(this) or is_incremental() }}
+{{ record_key_log_compared() }}
+{%- endif %}
 {%- endmacro %}

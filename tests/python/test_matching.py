@@ -7,6 +7,7 @@ import json
 import random
 from collections import defaultdict
 from itertools import combinations
+from typing import Any
 
 import pytest
 
@@ -427,6 +428,20 @@ def test_a_cycle_leaves_out_a_test_only_while_the_table_enforces_its_rule(
     _run_models(settings, warehouse, *PAIRING[2:], "int_customer_pair_comparisons")
 
 
+BASE_RECORDS = SCHEMA_PREFIX + "staging.base_file__records"
+
+
+def _delete_in_its_system(cur: Any, record_id: str) -> None:
+    """The record is deleted in its system, as its landed row says: the next build of the entered records
+    deletes it there (and logs it: macros/record_key_log.sql)."""
+    cur.execute(f"update {BASE_RECORDS} set is_deleted = true where record_id = %s", (record_id,))
+
+
+def _restore_in_its_system(db: database.Database, record_id: str) -> None:
+    with database.connect(db) as conn, conn.cursor() as cur:
+        cur.execute(f"update {BASE_RECORDS} set is_deleted = false where record_id = %s", (record_id,))
+
+
 @pytest.mark.e2e
 def test_a_build_keys_only_the_records_whose_entered_rows_changed(
     matched: MatchingData, settings: Settings, warehouse: database.Database
@@ -444,19 +459,22 @@ def test_a_build_keys_only_the_records_whose_entered_rows_changed(
     )
     edited, gone, company = (record_id for (record_id,) in persons[:3])
     with database.connect(warehouse) as conn, conn.cursor() as cur:
-        cur.execute(
-            f"update {IDENTITY}.int_customer_entered_records set last_name = 'Quistorp', entered_at = now()"
-            " where record_id = %s",
-            (edited,),
-        )
-        cur.execute(f"delete from {IDENTITY}.int_customer_entered_records where record_id = %s", (gone,))
-        cur.execute(
-            f"update {IDENTITY}.int_customer_entered_records"
-            " set company_name = null, first_name = null, last_name = null,"
-            " full_name = 'Quist Holdings GmbH', entered_at = now() where record_id = %s",
-            (company,),
-        )
+        _delete_in_its_system(cur, gone)
     try:
+        # a build of the entered records deletes the gone one (a build of them would undo the edits below)
+        _run_models(settings, warehouse, "int_customer_entered_records")
+        with database.connect(warehouse) as conn, conn.cursor() as cur:
+            cur.execute(
+                f"update {IDENTITY}.int_customer_entered_records"
+                " set last_name = 'Quistorp', entered_at = now() where record_id = %s",
+                (edited,),
+            )
+            cur.execute(
+                f"update {IDENTITY}.int_customer_entered_records"
+                " set company_name = null, first_name = null, last_name = null,"
+                " full_name = 'Quist Holdings GmbH', entered_at = now() where record_id = %s",
+                (company,),
+            )
         _run_models(settings, warehouse, "int_customer_records")
         after = _record_versions(warehouse)
         assert {record for record, xmin in after.items() if before.get(record) != xmin} == {
@@ -477,6 +495,7 @@ def test_a_build_keys_only_the_records_whose_entered_rows_changed(
         _run_models(settings, warehouse, "int_customer_records", full_refresh=True)
         assert incremental == _contents(warehouse, "int_customer_records", "keyed_by", "recorded_at")
     finally:
+        _restore_in_its_system(warehouse, gone)
         _run_models(
             settings,
             warehouse,
@@ -484,6 +503,66 @@ def test_a_build_keys_only_the_records_whose_entered_rows_changed(
             "int_customer_records",
             full_refresh=True,
         )
+
+
+RECORD_CHAIN = ("int_customer_entered_records", "int_customer_records", "int_customer_blocking_keys")
+
+
+@pytest.mark.e2e
+def test_a_record_that_leaves_goes_downstream_by_the_log_or_by_reading_both_tables_when_it_cannot_say(
+    matched: MatchingData, settings: Settings, warehouse: database.Database
+) -> None:
+    """The entered records and the records log each record id they delete (macros/record_key_log.sql),
+    and the tables that read them take the ids from the log: a row the log never named stays, and the
+    relationships test names it; once the log cannot say (the records built whole), both tables are
+    read whole and it goes."""
+    log = f"{IDENTITY}.record_key_log"
+    keys_of = (
+        f"select distinct record_id from {IDENTITY}.int_customer_blocking_keys where record_id in (%s, %s)"
+    )
+    _run_models(settings, warehouse, *RECORD_CHAIN)
+    ((gone,),) = _rows(
+        warehouse,
+        f"select record_id from {IDENTITY}.int_customer_records where entity_type = 'person'"
+        " order by record_id desc limit 1",
+    )
+    ghost = "file:ghost:1"
+    with database.connect(warehouse) as conn, conn.cursor() as cur:
+        _delete_in_its_system(cur, gone)
+        # the keys of a record that no table ever had: the log cannot name it
+        cur.execute(
+            f"insert into {IDENTITY}.int_customer_blocking_keys select %s, entity_type, blocking_rule,"
+            " blocking_key, entered_hash, recorded_at, keyed_at, blocked_by"
+            f" from {IDENTITY}.int_customer_blocking_keys where record_id = %s",
+            (ghost, gone),
+        )
+    try:
+        _run_models(settings, warehouse, *RECORD_CHAIN)
+        deleted = f"select model from {log} where event = 'deleted' and record_id = %s"
+        logged = _rows(warehouse, deleted, (gone,))
+        assert sorted(logged) == [("int_customer_entered_records",), ("int_customer_records",)]
+        compared = set(_rows(warehouse, f"select model from {log} where event = 'compared'"))
+        assert {("int_customer_blocking_keys",), ("int_customer_records",)} <= compared
+        assert _rows(warehouse, keys_of, (gone, ghost)) == [(ghost,)], "by the log: the gone keys only"
+
+        checked = run_dbt(
+            settings,
+            warehouse,
+            "test",
+            select=["int_customer_blocking_keys,test_name:relationships"],
+            dbt_vars=MATCHING_VARS,
+            raise_on_failure=False,
+        )
+        assert [node.unique_id.split(".")[2] for node in checked.failed()] == [
+            "relationships_int_customer_blocking_keys_record_id__record_id__ref_int_customer_records_"
+        ]
+
+        _run_models(settings, warehouse, "int_customer_records", full_refresh=True)
+        _run_models(settings, warehouse, "int_customer_blocking_keys")
+        assert _rows(warehouse, keys_of, (gone, ghost)) == [], "read whole after the records were rebuilt"
+    finally:
+        _restore_in_its_system(warehouse, gone)
+        _run_models(settings, warehouse, *RECORD_CHAIN, full_refresh=True)
 
 
 PAIRING = (
@@ -568,13 +647,16 @@ def test_a_build_pairs_again_only_the_records_whose_keys_or_blocks_changed(
         if (min(edited, record), max(edited, record)) not in before and emails[record] != emails[edited]
     )
     with database.connect(warehouse) as conn, conn.cursor() as cur:
-        cur.execute(
-            f"update {IDENTITY}.int_customer_entered_records set email = %s, entered_at = now()"
-            " where record_id = %s",
-            (emails[partner], edited),
-        )
-        cur.execute(f"delete from {IDENTITY}.int_customer_entered_records where record_id = %s", (gone,))
+        _delete_in_its_system(cur, gone)
     try:
+        # a build of the entered records deletes the gone one (a build of them would undo the edit below)
+        _run_models(settings, warehouse, "int_customer_entered_records")
+        with database.connect(warehouse) as conn, conn.cursor() as cur:
+            cur.execute(
+                f"update {IDENTITY}.int_customer_entered_records set email = %s, entered_at = now()"
+                " where record_id = %s",
+                (emails[partner], edited),
+            )
         _run_models(settings, warehouse, *PAIRING)
         after = _pair_versions(warehouse)
         rewritten = {pair for pair, xmin in after.items() if before.get(pair) != xmin}
@@ -644,6 +726,7 @@ def test_a_build_pairs_again_only_the_records_whose_keys_or_blocks_changed(
             counted, rebuilt = _pairs_as_rebuilt(settings, warehouse, dbt_vars=at_cap)
             assert counted == rebuilt
     finally:
+        _restore_in_its_system(warehouse, gone)
         _run_models(
             settings,
             warehouse,
