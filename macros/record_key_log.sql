@@ -27,7 +27,7 @@
 {%- endmacro %}
 
 
-{#- on-run-start: the log, created when missing (Postgres only: other warehouses get no statement). -#}
+{#- on-run-start: the log, created when missing (Postgres only: other warehouses run a no-op). -#}
 {% macro create_record_key_log() -%}
     {{ return(adapter.dispatch('create_record_key_log', 'customer_sync')()) }}
 {%- endmacro %}
