@@ -104,12 +104,15 @@
     since this table last compared and still lacks; none when the log cannot say (`none` returned). -#}
 {% macro record_ids_gone_by_log(relation) -%}
     {%- set log = record_key_log() -%}
+    {#- the reader's last comparison, read once, and whether the table's log is complete since then -#}
     {%- set bounds = run_query(
-        "select (select max(logged_at) from " ~ log ~ " where model = '" ~ this.identifier
-        ~ "' and event = 'compared') >= (select max(logged_at) from " ~ log ~ " where model = '"
-        ~ relation.identifier ~ "' and event = 'complete_since')"
+        "select compared.through::text, compared.through >= complete.since from"
+        ~ " (select max(logged_at) as through from " ~ log ~ " where model = '" ~ this.identifier
+        ~ "' and event = 'compared') as compared,"
+        ~ " (select max(logged_at) as since from " ~ log ~ " where model = '" ~ relation.identifier
+        ~ "' and event = 'complete_since') as complete"
     ) if execute else none -%}
-    {%- if bounds is none or not bounds.rows[0][0] -%}
+    {%- if bounds is none or not bounds.rows[0][1] -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set gone -%}
@@ -118,11 +121,7 @@
     where
         logged.model = '{{ relation.identifier }}'
         and logged.event = 'deleted'
-        and logged.logged_at >= (
-            select max(compared.logged_at)
-            from {{ log }} as compared
-            where compared.model = '{{ this.identifier }}' and compared.event = 'compared'
-        )
+        and logged.logged_at >= '{{ bounds.rows[0][0] }}'::timestamptz
         and not exists (select 1 from {{ relation }} as live where live.record_id = logged.record_id)
     {%- endset -%}
     {{ return(gone) }}
