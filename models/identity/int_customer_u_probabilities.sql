@@ -12,6 +12,9 @@
     [var('u_sample_records', 5000), var('u_offsets', 40)]
 ) -%}
 {%- set train = match_parameters_need_training(fingerprint) %}
+{#- hash joins only: the sample's CTEs carry no statistics, and Postgres guessed merge joins that sorted
+    the 400,000 sampled pairs three times, wide rows included (1.3 s more at 100k persons) -#}
+{{ config(pre_hook="set local enable_mergejoin = off") }}
 
 with
 
@@ -25,8 +28,7 @@ trained as (
 ),
 {%- endif %}
 
--- only the columns the comparisons read. Not materialized: the hash order reads two of them from the
--- table, and the sampled pairs join the others in place (sorting the wide rows spilled to disk)
+-- only the columns the comparisons read. Not materialized: the sample's records are found in it by id
 records as not materialized (
 
     select
@@ -41,14 +43,32 @@ parameters as (
 
 ),
 
--- the hash order of the record ids alone: the wide columns are joined to the sampled pairs only
-hash_ordered as (
+entity_types as (
+
+    select distinct entity_type from records
+
+),
+
+-- per entity type, the records a sampled pair can reach: the first var('u_sample_records') records in
+-- hash order and the var('u_offsets') after them. Each type's are its first ones by md5(record_id), a
+-- bounded sort of the ids alone (the hash order of every record sorted them all)
+reachable_records as materialized (
 
     select
-        record_id,
-        entity_type,
-        row_number() over (partition by entity_type order by md5(record_id)) as hash_rank
-    from records
+        firsts.record_id,
+        firsts.entity_type,
+        row_number() over (partition by firsts.entity_type order by firsts.record_hash) as hash_rank
+    from entity_types
+    cross join lateral (
+        select
+            records.record_id,
+            records.entity_type,
+            md5(records.record_id) as record_hash
+        from records
+        where records.entity_type = entity_types.entity_type
+        order by record_hash
+        limit {{ var('u_sample_records', 5000) }} + {{ var('u_offsets', 40) }}
+    ) as firsts
 
 ),
 
@@ -59,27 +79,41 @@ hash_steps as (
 
 ),
 
--- a pair reaches at most var('u_offsets') places past the last sampled record: only these records are
--- kept (filtering on the row number lets the window stop there), not the whole hash order
-reachable_records as (
+-- each sampled record with the hash rank of every record it is paired with. Materialized: the join
+-- below then meets them by entity type and rank together (otherwise Postgres may join the sampled
+-- records with the reachable ones by entity type alone, and filter the ranks after)
+reaching as materialized (
 
-    select * from hash_ordered
-    where hash_rank <= {{ var('u_sample_records', 5000) }} + {{ var('u_offsets', 40) }}
+    select
+        reachable_records.record_id,
+        reachable_records.entity_type,
+        reachable_records.hash_rank + hash_steps.step_no as partner_rank
+    from reachable_records
+    cross join hash_steps
+    where reachable_records.hash_rank <= {{ var('u_sample_records', 5000) }}
 
 ),
 
 sample_pairs as (
 
     select
-        l.record_id as record_id_l,
-        r.record_id as record_id_r
-    from reachable_records as l
-    cross join hash_steps
-    inner join reachable_records as r
+        reaching.record_id as record_id_l,
+        partner.record_id as record_id_r
+    from reaching
+    inner join reachable_records as partner
         on
-            l.entity_type = r.entity_type
-            and r.hash_rank = l.hash_rank + hash_steps.step_no
-    where l.hash_rank <= {{ var('u_sample_records', 5000) }}
+            reaching.entity_type = partner.entity_type
+            and reaching.partner_rank = partner.hash_rank
+
+),
+
+-- the wide columns of the reachable records only, found by the records' index; the pairs join them
+-- twice, where joining the whole table hashed every record's row twice
+reachable_rows as materialized (
+
+    select records.*
+    from records
+    where records.record_id in (select reachable_records.record_id from reachable_records)
 
 ),
 
@@ -88,8 +122,8 @@ random_pairs as (
     select
         {{ paired_record_columns('l', 'r') }}
     from sample_pairs
-    inner join records as l on sample_pairs.record_id_l = l.record_id
-    inner join records as r on sample_pairs.record_id_r = r.record_id
+    inner join reachable_rows as l on sample_pairs.record_id_l = l.record_id
+    inner join reachable_rows as r on sample_pairs.record_id_r = r.record_id
 
 ),
 
@@ -115,12 +149,6 @@ level_counts as (
         group by entity_type, {{ comparison }}_level
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
-
-),
-
-entity_types as (
-
-    select distinct entity_type from records
 
 ),
 
