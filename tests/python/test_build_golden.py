@@ -290,6 +290,34 @@ def test_deleted_records_retire_only_the_id_left_without_records(scenario: Scena
     assert g.xref["p58a"] == kept_id and f.xref["p58b"] == kept_id
 
 
+def test_snapshots_keep_one_current_version_per_customer_and_find_it_by_index(scenario: Scenario) -> None:
+    """After seven builds (merges, a split, a retired id), each snapshot's current versions are exactly
+    the mart's rows, the retired id's versions are all closed, and a lookup of current versions by key
+    or by dbt_scd_id (what each snapshot run reads and closes) can be answered by an index on the
+    current versions alone, however many closed versions the history holds."""
+    world, g = scenario.world, scenario.steps["G"]
+    current = "select {key} from {p}snapshots.{snapshot} where dbt_valid_to is null"
+    dim_current = world.query(current.format(key="customer_id", snapshot="dim_customer_snapshot", p="{p}"))
+    assert sorted(dim_current) == sorted(world.query("select customer_id from {p}marts.dim_customer"))
+    xref_current = world.query(current.format(key="record_id", snapshot="customer_xref_snapshot", p="{p}"))
+    assert sorted(xref_current) == sorted(world.query("select record_id from {p}marts.customer_xref"))
+    retired = scenario.steps["F"].xref["p59a"]
+    assert retired not in g.xref.values()
+    versions = world.query(
+        "select count(*), count(dbt_valid_to) from {p}snapshots.dim_customer_snapshot "
+        f"where customer_id = '{retired}'"
+    )
+    assert versions[0][0] >= 1 and versions[0][0] == versions[0][1]
+    for snapshot, key in (("dim_customer_snapshot", "customer_id"), ("customer_xref_snapshot", "record_id")):
+        for column in (key, "dbt_scd_id"):
+            plan = world.query(
+                "set enable_seqscan = off; explain select * from {p}snapshots."
+                f"{snapshot} where dbt_valid_to is null and {column} = 'x'"
+            )
+            index = f"{snapshot}__current_{column}__idx"
+            assert index in " ".join(line for (line,) in plan), (snapshot, column)
+
+
 def test_conflicting_birth_dates_never_chain_into_one_customer(scenario: Scenario) -> None:
     d = scenario.steps["D"]
     assert d.xref["k1"] != d.xref["k3"]
