@@ -94,6 +94,73 @@ where
 {%- endmacro %}
 
 
+{#- Pre-hook of int_customer_pair_comparisons: delete the comparisons whose pair int_customer_pairs
+    deleted since this table's newest pair (`paired_through`) and did not find again. A pair is deleted
+    only with the pairs of a record paired again (delete_pairs_to_pair_again): keyed, or in a block whose
+    usability changed, after that time, or gone from `records` (the ids it logged since then,
+    macros/record_key_log.sql). Their comparisons are found by their ids, each checked against the
+    pairs: a comparison whose pair is there is never deleted. A comparison this misses (its pair was
+    deleted otherwise: pairs built whole or by another fingerprint, the log pruned) is left to the
+    model's post-hook, which deletes every comparison without a pair when the comparisons outnumber the
+    pairs (delete_rows_no_longer_in, `built_covers_live`).
+
+    The records are hashed once and each comparison probes the hash by both ends (0.13-0.17 s at 100k
+    persons; `= any` of an array compares each comparison with every record: 27 s). A semi-join per end
+    was 0.05 s by an index on record_id_r, but without that index (the first build after a
+    --full-refresh, whose post-hook makes it) Postgres looped over the records with a scan of every
+    comparison each: 55 s. Each comparison found then looks its pair up by the pairs' unique index: as
+    `not exists`, Postgres made that an anti-join and sorted every pair (0.8 s).
+
+    The records are counted first: with none there is no statement, and with more than
+    `lookup_limit` (records keyed again by the hundred thousand) the post-hook's anti-join is the
+    cheaper way, and a hash of that many might not fit in memory, where Postgres would read the records
+    again for each comparison. -#}
+{% macro delete_comparisons_of_pairs_gone(pairs, blocking_keys, blocks, records, lookup_limit=100000) -%}
+{%- set paired_through = built_through('paired_at') -%}
+{%- set again_records -%}
+    {{ records_to_pair_again(paired_through, blocking_keys, blocks) }}
+    {%- if logs_record_keys(records) %}
+    union
+    select logged.record_id
+    from {{ record_key_log() }} as logged
+    where
+        logged.model = '{{ records.identifier }}'
+        and logged.event = 'deleted'
+        and logged.logged_at > {{ paired_through }}
+    {%- endif %}
+{%- endset -%}
+{%- set again_count = 0 -%}
+{%- if execute and paired_through != "'-infinity'::timestamptz" -%}
+    {%- set again_count = run_query(
+        'select count(*) from (' ~ again_records ~ ') as again'
+    ).columns[0].values()[0] -%}
+{%- endif -%}
+{%- if 0 < again_count <= lookup_limit -%}
+with
+
+again as materialized (
+
+    {{ again_records }}
+
+)
+
+delete from {{ this }} as built
+where
+    (
+        built.record_id_l in (select again.record_id from again)
+        or built.record_id_r in (select again.record_id from again)
+    )
+    and not coalesce((
+        select true
+        from {{ pairs }} as live
+        where live.record_id_l = built.record_id_l and live.record_id_r = built.record_id_r
+    ), false)
+{%- else -%}
+select 1
+{%- endif -%}
+{%- endmacro %}
+
+
 {#- Post-hook of int_customer_pairs: a build whose SQL or inputs' SQL changed (`paired_by`) pairs every
     record; the pairs built before it, with another fingerprint (or none: built before the column
     was), are then stale. A build that found no pair deletes none. -#}

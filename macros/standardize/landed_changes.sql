@@ -55,10 +55,16 @@
     by nested loop: the planner cannot estimate how many rows a CTE like `changed` holds and guesses a
     few, and a nested loop over thousands of them reads its inner side thousands of times, where a
     hash join costs about the same for ten rows or ten thousand. `strategy`: 'delete+insert', or
-    'upsert_changed_rows' (macros/upsert_changed_rows.sql), which writes only the rows that differ. -#}
+    'upsert_changed_rows' (macros/upsert_changed_rows.sql), which writes only the rows that differ.
+    `built_covers_live`: after a build, every key of `live_model` has a built row (the build takes all
+    the live rows it has not taken yet), so the built rows outnumber the live keys exactly when some are
+    gone; the anti-join then runs only in that case (delete_rows_no_longer_in). `logged_by`: the model
+    whose record key log names the records that leave `live_model` (a table with a row per record of
+    it). -#}
 {% macro changed_rows_config(
     key_columns, live_model, row_key_columns=none, live_where=none, on_schema_change='sync_all_columns',
-    built_rows_where=none, hash_joins_only=false, strategy='delete+insert'
+    built_rows_where=none, hash_joins_only=false, strategy='delete+insert', built_covers_live=false,
+    logged_by=none
 ) -%}
     {%- set row_key = row_key_columns if row_key_columns is not none else key_columns -%}
     {%- set hooks = [] -%}
@@ -68,7 +74,9 @@
     {%- do hooks.append(
         "{{ delete_rows_no_longer_in(ref('" ~ live_model ~ "'), " ~ (key_columns | tojson) ~ ", "
         ~ ((live_where | tojson) if live_where else 'none') ~ ", "
-        ~ ((built_rows_where | tojson) if built_rows_where else 'none') ~ ") }}"
+        ~ ((built_rows_where | tojson) if built_rows_where else 'none') ~ ", "
+        ~ (built_covers_live | tojson) ~ ", "
+        ~ ("ref('" ~ logged_by ~ "')" if logged_by else 'none') ~ ") }}"
     ) -%}
     {{ config(
         materialized='incremental',
@@ -278,10 +286,19 @@ where {{ key_column }} = any(array(
     A single-column key's rows are then found through the table's index, as `= any` of one array.
     Where `relation` logs the record ids it deletes (macros/record_key_log.sql), a table keyed by
     record_id takes them from the log instead, and marks that it compared; a table that logs its own
-    deletions logs these. -#}
-{% macro delete_rows_no_longer_in(relation, key_columns, where=none, built_where=none) -%}
-{%- set reads_log = key_columns == ['record_id'] and not where and not built_where and logs_record_keys(relation) -%}
-{%- set gone_by_log = record_ids_gone_by_log(relation) if reads_log and is_incremental() else none -%}
+    deletions logs these. `built_covers_live` (a multi-column key, no `where`): every live key has a
+    built row, so the anti-join runs only when the built rows outnumber the live ones (two counts,
+    about 0.1 s at 340,000 pairs, where the anti-join read both tables whole: 0.6-1.3 s). `logged_by`:
+    a logging table that has a record exactly when `relation` has it, whose log then names the records
+    gone from `relation` too (customer_xref has a row per record of int_customer_records: the test
+    assert_every_live_record_has_one_customer). -#}
+{% macro delete_rows_no_longer_in(
+    relation, key_columns, where=none, built_where=none, built_covers_live=false, logged_by=none
+) -%}
+{%- set log_relation = logged_by if logged_by is not none else relation -%}
+{%- set reads_log = key_columns == ['record_id'] and not where and logs_record_keys(log_relation)
+    and (logged_by is not none or not built_where) -%}
+{%- set gone_by_log = record_ids_gone_by_log(log_relation) if reads_log and is_incremental() else none -%}
 {%- set keys = key_columns | join(', ') -%}
 {%- set gone_keys -%}
     {%- if gone_by_log is not none %}
@@ -313,6 +330,10 @@ where {{ key_column }} = any(array(
 {%- else %}
 delete from {{ this }}
 where ({{ keys }}) in ({{ gone_keys }})
+{%- if built_covers_live %}
+    {#- both counts first, as a one-time filter: equal counts end the statement before any scan for keys #}
+    and (select count(*) from {{ this }}) > (select count(*) from {{ relation }})
+{%- endif %}
 {%- endif %}
 {%- if reads_log %}{{ ';' if logs_record_keys(this) or is_incremental() }}
 {{ record_key_log_compared() }}

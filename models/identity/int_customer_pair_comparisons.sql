@@ -7,7 +7,8 @@
     entered row and of the keying SQL and seeds. A record whose entered row changed is keyed and paired
     again (int_customer_pairs), which stamps each of its pairs with a new `paired_at`, as it does a pair
     found by other rules. So a build compares the pairs paired after the newest pair it compared, joins
-    the wide rows for those only, and deletes the pairs that are no longer candidates. `compared_by`
+    the wide rows for those only, and deletes the pairs that are no longer candidates, found by the
+    records paired again (delete_comparisons_of_pairs_gone, macros/matching/pairing.sql). `compared_by`
     fingerprints the comparison SQL and everything upstream of it (the keying SQL too;
     macros/standardize/landed_changes.sql): when it differs, every pair is compared again.
 -#}
@@ -29,10 +30,15 @@ compared as (
 )
 {%- endset -%}
 {%- set fingerprint = model_fingerprint(paired_record_columns('l', 'r') ~ comparison_steps) -%}
-{{ changed_rows_config(key_columns, 'int_customer_pairs') }}
-{#- the newest pair compared (built_through) is read from an index, not from a scan of every pair -#}
+{{ changed_rows_config(key_columns, 'int_customer_pairs', built_covers_live=true) }}
+{#- the newest pair compared (built_through) is read from an index, not from a scan of every pair. The
+    comparisons of the pairs gone are deleted first, found by their records -#}
 {{ config(
-    pre_hook="set local work_mem = '" ~ var('pairing_work_mem') ~ "'",
+    pre_hook=[
+        "set local work_mem = '" ~ var('pairing_work_mem') ~ "'",
+        "{{ delete_comparisons_of_pairs_gone(ref('int_customer_pairs'), ref('int_customer_blocking_keys'),"
+        ~ " ref('int_customer_oversized_blocks'), ref('int_customer_records')) }}"
+    ],
     post_hook="{{ create_matching_index(this, ['paired_at']) }}"
 ) }}
 

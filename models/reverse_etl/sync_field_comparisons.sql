@@ -213,7 +213,8 @@ final as (
 {%- set compared_through = built_through('compared_at', "field = 'golden_id'") if extending else none %}
 {{ changed_rows_config(
     ['record_id'], 'customer_xref', ['record_id', 'field'], built_rows_where="field = 'golden_id'",
-    hash_joins_only=true, on_schema_change='append_new_columns', strategy='upsert_changed_rows'
+    hash_joins_only=true, on_schema_change='append_new_columns', strategy='upsert_changed_rows',
+    logged_by='int_customer_records'
 ) }}
 {#- a record's hash and update time are read from its golden_id row (`changed`, the rows of records no
     longer in customer_xref, and each desired state's records with their ids in the target): an index

@@ -788,6 +788,29 @@ def test_a_build_compares_only_the_pairs_found_again(
         incremental = _contents(warehouse, "int_customer_pair_comparisons", "compared_by")
         compare(full_refresh=True)
         assert incremental == _contents(warehouse, "int_customer_pair_comparisons", "compared_by")
+
+        # a pair gone with a record keyed again after the newest pair compared is found by its record, not
+        # by comparing every comparison with every pair: here the comparisons do not outnumber the pairs
+        # (one comparison was taken out), so only the pre-hook that looks up the re-keyed records deletes it
+        compare()  # extends the rebuilt table: its newest pair is the newest compared
+        dropped, missing = sorted(_comparison_versions(warehouse))[:2]
+        with database.connect(warehouse) as conn, conn.cursor() as cur:
+            cur.execute(
+                f"update {IDENTITY}.int_customer_blocking_keys set keyed_at = now() where record_id = %s",
+                (dropped[0],),
+            )
+            cur.execute(
+                f"delete from {IDENTITY}.int_customer_pairs where record_id_l = %s and record_id_r = %s",
+                dropped,
+            )
+            cur.execute(
+                f"delete from {IDENTITY}.int_customer_pair_comparisons"
+                " where record_id_l = %s and record_id_r = %s",
+                missing,
+            )
+        kept = _comparison_versions(warehouse)
+        compare()
+        assert _comparison_versions(warehouse) == {p: x for p, x in kept.items() if p != dropped}
     finally:
         _run_models(
             settings,

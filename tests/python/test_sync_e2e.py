@@ -522,6 +522,46 @@ def test_incremental_models_equal_a_full_rebuild_after_cycles(
         )
 
 
+def test_a_deleted_records_comparison_rows_leave_by_the_record_key_log(
+    world: SyncWorld, pending: dict[str, Any]
+) -> None:
+    """A contact deleted in the CRM leaves sync_field_comparisons by the record id int_customer_records
+    logs (macros/record_key_log.sql; the crosswalk has a row per record of it), not by an anti-join of
+    the comparison rows with the crosswalk: a row the log never named stays until a build reads both
+    tables whole, and an incremental build still equals a full one."""
+    ((record_id, contact_id),) = world.query(
+        "select record_id, source_record_id from marts.customer_xref"
+        " where source_system = 'crm' and source_table = 'contacts' order by record_id limit 1"
+    )
+    rows_of = "select count(*) from reverse_etl.sync_field_comparisons where record_id = %s"
+    assert world.query(rows_of, (record_id,))[0][0] > 1
+    ghost = "crm:contacts:ghost"
+    # the rows of a record no table ever had: the log cannot name it
+    world.query(
+        "insert into reverse_etl.sync_field_comparisons"
+        " select (jsonb_populate_record(null::reverse_etl.sync_field_comparisons, to_jsonb(c)"
+        " || jsonb_build_object('record_id', %s::text, 'source_record_id', %s::text))).*"
+        " from reverse_etl.sync_field_comparisons as c where c.record_id = %s returning 1",
+        (ghost, ghost, record_id),
+    )
+    world.edit([{"system": "crm", "table": "contacts", "op": "delete", "id": contact_id}])
+    world.cycle(steps=("extract", "build"))
+    logged = "select count(*) from identity.record_key_log where model = %s and event = %s and record_id = %s"
+    assert world.query(logged, ("int_customer_records", "deleted", record_id)) == [(1,)]
+    assert world.query(rows_of, (record_id,)) == [(0,)], "by the log: the deleted record's rows"
+    assert world.query(rows_of, (ghost,))[0][0] > 0, "a row the log never named was read by the log alone"
+
+    from customer_sync.dbt_runner import run_dbt
+
+    world.query("delete from reverse_etl.sync_field_comparisons where record_id = %s returning 1", (ghost,))
+    built = "reverse_etl.sync_field_comparisons"
+    incremental = _table_contents(world, built, INCREMENTAL_TABLES[built])
+    run_dbt(
+        world.settings, world.db, "run", select=["sync_field_comparisons+"], extra_args=["--full-refresh"]
+    )
+    assert incremental == _table_contents(world, built, INCREMENTAL_TABLES[built])
+
+
 def test_faults_end_in_the_fault_free_state(
     sync_world_factory, first_cycle: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
