@@ -116,15 +116,22 @@
         {{ return(none) }}
     {%- endif -%}
     {%- set gone -%}
-    select logged.record_id
-    from {{ log }} as logged
-    where
-        logged.model = '{{ relation.identifier }}'
-        and logged.event = 'deleted'
-        and logged.logged_at >= '{{ bounds.rows[0][0] }}'::timestamptz
+    {{ record_ids_logged_gone(relation, "'" ~ bounds.rows[0][0] ~ "'::timestamptz") }}
         and not exists (select 1 from {{ relation }} as live where live.record_id = logged.record_id)
     {%- endset -%}
     {{ return(gone) }}
+{%- endmacro %}
+
+
+{#- The record ids the log says left `relation` (a logging table) at or after `since` (a SQL timestamp),
+    as `logged.record_id`; a caller may add conditions on `logged` with `and`. -#}
+{% macro record_ids_logged_gone(relation, since) -%}
+    select logged.record_id
+    from {{ record_key_log() }} as logged
+    where
+        logged.model = '{{ relation.identifier }}'
+        and logged.event = 'deleted'
+        and logged.logged_at >= {{ since }}
 {%- endmacro %}
 
 

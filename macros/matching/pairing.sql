@@ -121,12 +121,7 @@ where
     {{ records_to_pair_again(paired_through, blocking_keys, blocks) }}
     {%- if logs_record_keys(records) %}
     union
-    select logged.record_id
-    from {{ record_key_log() }} as logged
-    where
-        logged.model = '{{ records.identifier }}'
-        and logged.event = 'deleted'
-        and logged.logged_at > {{ paired_through }}
+    {{ record_ids_logged_gone(records, paired_through) }}
     {%- endif %}
 {%- endset -%}
 {%- set again_count = 0 -%}
