@@ -173,22 +173,6 @@ def parse_project(
     return outcome.result
 
 
-def compiled_sql(
-    settings: Settings,
-    db: Database,
-    sql: str,
-    *,
-    dbt_vars: Mapping[str, Any] | None = None,
-) -> str:
-    """The SQL dbt compiles from ``sql``, a query that may call the project's macros (``dbt compile
-    --inline``): a macro's rendered text, to run on chosen values."""
-    args = _arguments(settings, "compile", (), (), dbt_vars, ("--inline", sql, "--no-write-json"))
-    outcome = _invoke(db, args, None, None, None)
-    if outcome.exception is not None or not outcome.success:
-        raise RunFailure(f"dbt compile --inline failed: {outcome.exception or 'see the dbt log'}")
-    return str(outcome.result.results[0].node.compiled_code)
-
-
 def _arguments(
     settings: Settings,
     command: str,

@@ -26,34 +26,21 @@
 
 
 {#-
-    True when the Jaccard similarity of two gram sets (sorted arrays without repeats, as char_ngrams makes
-    them) is at least `threshold`, false when it is less; null when either is null. Two cheap tests, which
-    only ever turn away pairs under the threshold, run before the function grams_jaccard:
-    - sizes: the shared grams are at most the smaller set's and all grams at least the larger set's, so
-      the smaller set needs at least `threshold` times the larger set's grams;
-    - prefixes: a pair at or above the threshold shares at least ceil(threshold × n) of the n grams of
-      either set, so the smallest gram they share is among the first n - ceil(threshold × n) + 1 grams of
-      each (both arrays are sorted in the one order of the database's collation): those two slices
-      overlap.
-    On the u sample's random pairs of company names, 64% of the pairs that share a gram fail one of them
-    and no pair at or above 0.6 does (docs/matching.md).
+    Jaccard similarity of two gram sets (arrays without repeats, as char_ngrams makes them): shared
+    grams over all grams, 1.0 for equal sets, 0.0 for nothing in common; null when either is null.
+    The shared grams are counted by the function grams_jaccard; two sets without a gram in common (most
+    pairs of different names) are 0 without it: `&&` (arrays overlap) tells.
 -#}
-{% macro grams_jaccard_at_least(left_grams, right_grams, threshold) -%}
-    {{ return(adapter.dispatch('grams_jaccard_at_least', 'customer_sync')(left_grams, right_grams, threshold)) }}
+{% macro grams_jaccard(left_grams, right_grams) -%}
+    {{ return(adapter.dispatch('grams_jaccard', 'customer_sync')(left_grams, right_grams)) }}
 {%- endmacro %}
 
-{% macro default__grams_jaccard_at_least(left_grams, right_grams, threshold) -%}
-    {%- set left_count = 'cardinality(' ~ left_grams ~ ')' -%}
-    {%- set right_count = 'cardinality(' ~ right_grams ~ ')' -%}
+{% macro default__grams_jaccard(left_grams, right_grams) -%}
     case
         when {{ left_grams }} is null or {{ right_grams }} is null then null
-        when {{ left_count }} < {{ threshold }} * {{ right_count }}
-            or {{ right_count }} < {{ threshold }} * {{ left_count }} then false
-        when not (
-            {{ left_grams }}[1:{{ left_count }} - ceil({{ threshold }} * {{ left_count }})::integer + 1]
-            && {{ right_grams }}[1:{{ right_count }} - ceil({{ threshold }} * {{ right_count }})::integer + 1]
-        ) then false
-        else {{ similarity_function('grams_jaccard') }}({{ left_grams }}, {{ right_grams }}) >= {{ threshold }}
+        {#- no gram in common (most pairs of different names): 0 at once, without the function call #}
+        when not ({{ left_grams }} && {{ right_grams }}) then 0.0
+        else {{ similarity_function('grams_jaccard') }}({{ left_grams }}, {{ right_grams }})
     end
 {%- endmacro %}
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import random
 from collections import defaultdict
-from fractions import Fraction
 from itertools import combinations
 from typing import Any
 
@@ -14,7 +13,7 @@ import pytest
 
 from customer_sync import db as database
 from customer_sync.config import Settings
-from customer_sync.dbt_runner import compiled_sql, dbt_paths, parse_project, run_dbt
+from customer_sync.dbt_runner import dbt_paths, parse_project, run_dbt
 from customer_sync.enforced_rules import enforced_rule_tests, node_of_test
 from tests.python.fixtures.matching import MATCHING_VARS, SCHEMA_PREFIX, MatchingData
 
@@ -220,43 +219,6 @@ def test_similarity_functions_agree_with_their_definitions(
         within += one_edit
     # the near copies hold both answers in number
     assert 0.3 < within / len(rows) < 0.9
-
-
-@pytest.mark.e2e
-def test_the_bigram_threshold_test_agrees_with_the_jaccard_of_the_grams(
-    matched: MatchingData, settings: Settings, warehouse: database.Database
-) -> None:
-    """grams_jaccard_at_least (macros/matching/similarity.sql), which turns pairs away by the sizes and
-    the first grams of their sorted gram sets before it counts, against the exact Jaccard of the grams
-    in Python: on random strings and their near copies, at the comparisons' threshold and two others, on
-    the gram arrays the project's char_ngrams cuts (sorted as the database sorts them)."""
-    rng = random.Random(11)
-    alphabet = "abcdeilnorst é"
-    lefts = ["ab", "abcd", "abcdef"] + [
-        "".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 16))) for _ in range(4000)
-    ]
-    rights = ["ab", "abcde", "abcdefg"] + [_edited(rng, left, alphabet) for left in lefts[3:]]
-    thresholds = ("0.5", "0.6", "0.75")
-    tests = ", ".join(f"{{{{ grams_jaccard_at_least('lg', 'rg', {t}) }}}}" for t in thresholds)
-    sql = compiled_sql(
-        settings,
-        warehouse,
-        f"select {tests} from (select n, {{{{ char_ngrams('l') }}}} as lg, {{{{ char_ngrams('r') }}}} as rg"
-        " from unnest(%s::text[], %s::text[]) with ordinality as t (l, r, n)) as grams order by n",
-        dbt_vars=MATCHING_VARS,
-    )
-    rows = _rows(warehouse, sql, (lefts, rights))
-    assert len(rows) == len(lefts)
-    at_threshold = 0
-    for left, right, answers in zip(lefts, rights, rows, strict=True):
-        shared = len(_ngrams(left) & _ngrams(right))
-        jaccard = Fraction(shared, len(_ngrams(left) | _ngrams(right)))
-        for threshold, answer in zip(thresholds, answers, strict=True):
-            assert answer == (jaccard >= Fraction(threshold)), (left, right, threshold)
-        at_threshold += jaccard == Fraction("0.6")
-    # both answers, and pairs exactly at the threshold, are among them
-    assert 0.2 < sum(answers[1] for answers in rows) / len(rows) < 0.9
-    assert at_threshold > 10
 
 
 def _row_versions(db: database.Database, table: str, *key_columns: str) -> dict[tuple, str]:
