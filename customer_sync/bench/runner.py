@@ -34,7 +34,6 @@ from customer_sync.bench.report import BenchReport
 from customer_sync.bench.stages import StageResult, median_of_runs, stage
 from customer_sync.config import Settings
 from customer_sync.errors import CustomerSyncError, RunFailure, UserError
-from customer_sync.simulators.edits import to_edit
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +138,10 @@ class Bench:
         controls = _module("customer_sync.simulators.control")
         with self.sampler, _own_simulators_only():
             try:
-                self._start_simulators(controls, self._generate())
+                # stopped before their storage is replaced
+                controls.stop(self.settings)
+                self._generate()
+                self._start_simulators(controls)
                 if "land" in opts.stages:
                     self._land()
                     if "incremental" in opts.stages:
@@ -170,32 +172,39 @@ class Bench:
         rate_text = f", {rate:,.0f} records/s" if rate else ""
         self.progress(f"{result.name}: {result.seconds:,.1f} s{rate_text}")
 
-    def _generate(self) -> Any:
-        """The persons of this run; the truth stays here, the records go to the simulators."""
-        generate = _module("customer_sync.generate")
-        self.progress(f"generating {self.options.persons:,} persons (seed {self.options.seed})")
+    def _generate(self) -> None:
+        """The persons of this run, generated and loaded into the simulators' storage by a child
+        process (customer_sync.bench.systems): the truth and the planned edits come back, the records
+        stay out of this process, whose memory the later stages measure."""
+        systems = _module("customer_sync.bench.systems")
+        opts = self.options
+        self.progress(f"generating {opts.persons:,} persons (seed {opts.seed})")
+        edit_share = opts.edit_share if "incremental" in opts.stages else None
         with stage("generate", self.sampler) as result:
-            data = generate.generate(self.options.persons, self.options.seed)
-            self.truth = resolution.truth_by_record(data.truth)
+            prepared = systems.prepare_systems(self.settings, opts.persons, opts.seed, edit_share)
+            self.truth = prepared.truth
+            self.edits = prepared.edits
             result.records = len(self.truth)
-            result.details["noise"] = data.noise_stats()
-            if "incremental" in self.options.stages:
-                # planned now, from the records as generated: the truth is needed for typo fixes
-                count = max(1, round(len(self.truth) * self.options.edit_share))
-                self.edits = [to_edit(e) for e in generate.plan_edits(data, count, self.options.seed)]
+            result.details = {
+                "noise": prepared.noise,
+                "counts": prepared.counts,
+                "generate_seconds": round(prepared.generate_seconds, 3),
+                "load_seconds": round(prepared.load_seconds, 3),
+            }
         self.report.records = len(self.truth)
         self._record(result)
-        return data
 
-    def _start_simulators(self, controls: Any, data: Any) -> None:
+    def _start_simulators(self, controls: Any) -> None:
+        """Start the services on the data the generate stage loaded."""
         opts = self.options
         limits = "fast" if opts.fast_limits else "real"
         self.progress(f"starting the simulators ({limits} rate limits)")
         with stage("simulate", self.sampler) as result:
-            controls.stop(self.settings)
-            started = controls.start(self.settings, opts.persons, opts.seed, fast=opts.fast_limits, data=data)
+            started = controls.start(self.settings, opts.persons, opts.seed, fast=opts.fast_limits)
+            if started.generated:
+                raise RunFailure("the simulators generated their data again instead of serving the bench's")
             result.records = len(self.truth)
-            result.details = {"rate_limits": limits, "counts": dict(started.counts)}
+            result.details = {"rate_limits": limits}
         self._record(result)
 
     def _land(self, name: str = "land", full_refresh: bool = True) -> StageResult:

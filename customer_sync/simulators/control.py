@@ -129,8 +129,7 @@ def start(
     result = StartResult(endpoints={}, pid=0, generated=False)
     if data is not None:
         result.generated = True
-        _clear(directory)
-        result.counts = loading.build(directory, data)
+        result.counts = load_data(settings, persons, seed, data)
     elif fresh or not _data_matches(directory, persons, seed):
         result.generated = True
         result.counts, result.noise_stats, result.noise_report = _generate(directory, persons, seed)
@@ -140,6 +139,17 @@ def start(
     result.endpoints = endpoints(settings)
     result.seconds = time.monotonic() - began
     return result
+
+
+def load_data(settings: Settings, persons: int, seed: int, data: Any) -> dict[str, int]:
+    """Replace the systems' stored data with ``data`` (as ``GeneratedData``) made from ``persons`` and
+    ``seed``, without starting the services: a later :func:`start` with the same persons and seed serves
+    it. The simulators must be stopped. Returns the record count per table."""
+    directory = settings.simulators_dir
+    _clear(directory)
+    counts = loading.build(directory, data)
+    write_config(directory, SimConfig(persons=persons, seed=seed))
+    return counts
 
 
 def _data_matches(directory: Path, persons: int, seed: int) -> bool:

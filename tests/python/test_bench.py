@@ -326,6 +326,11 @@ def test_bench_runs_every_stage_and_reports_the_json_shape(bench_settings: Setti
     assert data["records"] > 60  # persons have records in several systems, and companies exist
     names = list(data["stages"])
     assert names[:3] == ["generate", "simulate", "land"]
+    generate = data["stages"]["generate"]
+    # a child process made the persons and loaded every record into the systems: the bench's own
+    # process, whose memory the later stages measure, never held them
+    assert generate["memory"]["python"]["max_processes"] >= 2
+    assert sum(generate["details"]["counts"].values()) >= data["records"]
     for name in (
         "build",
         "identity",
