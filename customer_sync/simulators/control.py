@@ -132,7 +132,7 @@ def start(
         result.counts = load_data(settings, persons, seed, data)
     elif fresh or not _data_matches(directory, persons, seed):
         result.generated = True
-        result.counts, result.noise_stats, result.noise_report = _generate(directory, persons, seed)
+        result.counts, result.noise_stats, result.noise_report = _generate(settings, persons, seed)
     make_credentials(directory)
     write_config(directory, config)
     result.pid = _spawn(settings, config)
@@ -163,7 +163,7 @@ def _data_matches(directory: Path, persons: int, seed: int) -> bool:
 
 
 def _generate(
-    directory: Path, persons: int, seed: int
+    settings: Settings, persons: int, seed: int
 ) -> tuple[dict[str, int], dict[str, Any] | None, str | None]:
     from customer_sync.generate import generate
     from customer_sync.generate.stats import format_noise_stats
@@ -171,10 +171,8 @@ def _generate(
     log.info("generating %s persons (seed %s)", persons, seed)
     data = generate(persons, seed)
     stats = data.noise_stats()
-    report = format_noise_stats(stats)
-    _clear(directory)
-    counts = loading.build(directory, data)
-    return counts, stats, report
+    counts = load_data(settings, persons, seed, data)
+    return counts, stats, format_noise_stats(stats)
 
 
 def _clear(directory: Path) -> None:
