@@ -5,11 +5,28 @@ from __future__ import annotations
 import logging
 import shlex
 import sys
+from pathlib import Path
 
 import click
 
 from customer_sync.config import load_settings
+from customer_sync.errors import UserError
 from customer_sync.output import emit, info
+
+
+def _side_by_side(ctx: click.Context, results: tuple[Path, ...]) -> None:
+    """Print the sizes table of earlier runs' results; a run option given with them is a mistake."""
+    from customer_sync.bench.sizes import load_results, sizes_markdown
+
+    given = [
+        param.opts[0]
+        for param in ctx.command.params
+        if param.name not in (None, "results")
+        and ctx.get_parameter_source(param.name) is not click.core.ParameterSource.DEFAULT
+    ]
+    if given:
+        raise UserError(f"bench results are put side by side without running: drop {', '.join(given)}")
+    click.echo(sizes_markdown(load_results(results)))
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -48,9 +65,11 @@ def _split(value: str) -> tuple[str, ...]:
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the result as one JSON object (last stdout line)."
 )
+@click.argument("results", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.pass_context
 def bench(
     ctx: click.Context,
+    results: tuple[Path, ...],
     persons: int,
     seed: int,
     stages: str,
@@ -66,7 +85,14 @@ def bench(
 
     The run replaces the simulators' data and the warehouse's tables in CUSTOMER_SYNC_HOME: point it at
     a home of its own.
+
+    Given RESULTS (files with the JSON of earlier runs at different sizes), it runs nothing and prints
+    them side by side instead: each stage's time and memory per size and the growth from one size to
+    the next.
     """
+    if results:
+        _side_by_side(ctx, results)
+        return
     from customer_sync.bench.runner import BenchOptions, check_options, run_bench
 
     chosen, compared = _split(stages), _split(compare)

@@ -278,6 +278,61 @@ def test_cli_rejects_bad_stages_with_exit_code_2(capsys: pytest.CaptureFixture[s
     assert "needs stage 'build'" in capsys.readouterr().err
 
 
+def _sized_result(persons: int, factor: float, with_sync: bool) -> dict[str, Any]:
+    """A bench result as ``--json`` prints it, every stage ``factor`` times the 10-person run's."""
+    memory = {
+        "python": {"peak_pss_mb": 150.0 * factor},
+        "postgres": {"peak_pss_mb": 100.0 * factor},
+        "simulators": {"peak_pss_mb": 50.0},
+    }
+    report = BenchReport(persons=persons, seed=1, command=f"customer-sync bench --persons {persons}")
+    report.records = persons * 2
+    names = ["land", "build", *(["sync", "incremental"] if with_sync else []), "identity"]
+    report.stages = [StageResult(name, seconds=2.0 * factor, memory=memory) for name in names]
+    report.seconds_identity = 2.0 * factor
+    report.splink = {"seconds": 1.0 * factor, "threshold": 0.9}
+    return report.as_dict()
+
+
+def test_results_at_several_sizes_print_side_by_side_with_their_growth(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    small, large = tmp_path / "small.json", tmp_path / "large.json"
+    # a file may hold a run's whole stdout: the result is its last line
+    small.write_text("bench in /tmp/x\n" + json.dumps(_sized_result(10, 1.0, with_sync=True)) + "\n")
+    large.write_text(json.dumps(_sized_result(100, 12.5, with_sync=False)))
+    main(["bench", str(large), str(small)])  # ordered by persons, not by the arguments
+    text = capsys.readouterr().out
+    assert "|  | 10 | 100 | growth 10 to 100 |" in text
+    assert "| land | 2.0 | 25.0 | 12.5x |" in text
+    # the larger run has no sync: no full cycle, no 1% share and no growth for them, rather than a guess
+    assert "| sync | 2.0 | - | - |" in text
+    assert "| full cycle (land + build + sync) | 6.0 | - | - |" in text
+    assert "| 1% cycle / full cycle | 33.33% | - |  |" in text
+    # memory: the groups' peaks added, then Postgres + Python + simulators, growth on the added peaks
+    assert "| build | 300 (100 + 150 + 50) | 3,175 (1,250 + 1,875 + 50) | 10.6x |" in text
+    assert "| identity / Splink's own | 2.00 | 2.00 |  |" in text
+    assert "`customer-sync bench --persons 100`" in text
+
+
+def test_results_side_by_side_refuse_what_cannot_be_read_alike(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first, second, other = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
+    first.write_text(json.dumps(_sized_result(10, 1.0, with_sync=True)))
+    second.write_text(json.dumps(_sized_result(10, 2.0, with_sync=True)))
+    other.write_text('{"rows": 3}')
+    for args, message in [
+        ([str(first), str(second)], "more than one result for 10 persons"),
+        ([str(other)], "not a bench JSON result"),
+        (["--persons", "100", str(first)], "drop --persons"),
+    ]:
+        with pytest.raises(SystemExit) as exited:
+            main(["bench", *args])
+        assert exited.value.code == 2
+        assert message in capsys.readouterr().err
+
+
 # --- end to end ------------------------------------------------------------------------------------
 
 
