@@ -175,12 +175,27 @@ hashed as materialized (
 {%- endmacro %}
 
 
-{#- The landed rows of `source_relation`, each with the md5 of the whole row as `landed_hash`. -#}
-{% macro landed_row_hash(source_relation) -%}
+{#- The landed rows of `source_relation`, each with the md5 of the whole row as `landed_hash`.
+
+    Given the model's `fingerprint`, a build that extends the table hashes only the rows landed since
+    it was built: the rows whose dlt row id (`_dlt_id`) no built row has as its `landed_row_id`. dlt
+    gives every row it lands a new random row id (the merge disposition's delete-insert strategy), so a
+    landed row whose id a built row has is the very row that was standardized: unchanged. The rest are
+    new or landed again, and their hashes then tell the changed ones from those landed again as they
+    were (changed_rows_cte). Hashing every landed row text took most of a base model's time in a build
+    with few changes (0.5-0.7 s for 55,000-75,000 rows at 100k persons). -#}
+{% macro landed_row_hash(source_relation, fingerprint=none) -%}
 select
     landed.*,
     md5(cast(landed as text)) as landed_hash
 from {{ source_relation }} as landed
+{%- if fingerprint is not none and built_with_same_fingerprint(fingerprint, 'landed_hash', 'standardized_by') %}
+where not exists (
+    select 1
+    from {{ this }} as built
+    where built.landed_row_id = landed._dlt_id
+)
+{%- endif %}
 {%- endmacro %}
 
 

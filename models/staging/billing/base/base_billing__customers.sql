@@ -15,7 +15,7 @@ with
 
 source as (
 
-    {{ landed_row_hash(source('raw_billing', 'customers')) }}
+    {{ landed_row_hash(source('raw_billing', 'customers'), fingerprint) }}
 
 ),
 

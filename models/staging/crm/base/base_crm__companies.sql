@@ -8,7 +8,7 @@ with
 
 source as (
 
-    {{ landed_row_hash(source('raw_crm', 'companies')) }}
+    {{ landed_row_hash(source('raw_crm', 'companies'), fingerprint) }}
 
 ),
 

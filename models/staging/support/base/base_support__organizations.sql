@@ -10,7 +10,7 @@ with
 
 source as (
 
-    {{ landed_row_hash(source('raw_support', 'organizations')) }}
+    {{ landed_row_hash(source('raw_support', 'organizations'), fingerprint) }}
 
 ),
 
