@@ -75,6 +75,8 @@ def billing_source(
         _customers(client, overlap_seconds),
         name="customers",
         primary_key="id",
+        # dlt's default merge strategy (delete-insert) gives every landed row a new _dlt_id: the base
+        # models' landed_row_hash relies on it (tests/python/test_staging.py checks it)
         write_disposition="merge",
         columns=CUSTOMER_COLUMNS,
     )

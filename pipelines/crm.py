@@ -134,6 +134,8 @@ def crm_source(
             _objects(client, kind, lookback_ms=int(lookback_seconds * 1000)),
             name=kind.name,
             primary_key="id",
+            # dlt's default merge strategy (delete-insert) gives every landed row a new _dlt_id: the base
+            # models' landed_row_hash relies on it (tests/python/test_staging.py checks it)
             write_disposition="merge",
             columns=kind.columns(),
         )

@@ -88,6 +88,8 @@ def support_source(
         _organizations,
         name="organizations",
         primary_key="id",
+        # dlt's default merge strategy (delete-insert) gives every landed row a new _dlt_id: the base
+        # models' landed_row_hash relies on it (tests/python/test_staging.py checks it)
         write_disposition="merge",
         columns=ORGANIZATION_COLUMNS,
     )(client)

@@ -254,6 +254,30 @@ def _row_versions(db: database.Database, model: str) -> dict[str, str]:
     return {rid: xmin for rid, xmin in _rows(db, f"select record_id, xmin::text from staging.{model}")}
 
 
+@pytest.mark.parametrize(
+    ("module", "tables"),
+    [("crm", ("contacts", "companies")), ("billing", ("customers",)), ("support", ("organizations",))],
+)
+def test_the_landed_tables_hashed_by_row_id_get_a_new_row_id_each_time_a_row_lands(
+    module: str, tables: tuple[str, ...]
+) -> None:
+    """The base models of these tables hash only the rows whose dlt row id no built row has
+    (landed_row_hash): that holds only while dlt gives a row landed again a new random id, as its merge
+    disposition's delete-insert strategy does. An upsert or scd2 strategy would derive the id from the
+    key or the row, and a changed record landed again would then keep its id and go unstandardized."""
+    import importlib
+
+    from dlt.common.destination.utils import resolve_merge_strategy
+
+    # the strategy as the Postgres destination resolves it (without a destination dlt falls back to
+    # its default for any strategy it does not know to be supported)
+    postgres = dlt.destinations.postgres("postgresql://unused:unused@127.0.0.1:9/unused").capabilities()
+    pipeline_module = importlib.import_module(f"pipelines.{module}")
+    schema = pipeline_module.source(base_url="http://127.0.0.1:9", api_token="unused").discover_schema()
+    for table in tables:
+        assert resolve_merge_strategy(schema.tables, schema.tables[table], postgres) == "delete-insert"
+
+
 @pytest.mark.e2e
 def test_a_build_standardizes_only_changed_records_and_all_after_a_rule_change(
     settings: Settings, staged: database.Database
