@@ -6,7 +6,7 @@
     row of each of its records, not the other seventeen fields. Rewriting the unchanged rows made each
     a new tuple with new index entries: the delete+insert of about 100,000 rows of a 3.5-million-row
     table took 2.7-5.8 s of a 1% build at 100k persons. Timed against delete+insert on the same
-    warehouse (docs/benchmarks.md, stop 25), it takes the same time and writes less than half the rows
+    warehouse (docs/benchmarks-history.md, stop 25), it takes the same time and writes less than half the rows
     (fewer dead rows for vacuum); upsert_max_share 0 turns it off.
 
     The model's config names its grain, `row_key_columns` (one row per those columns, a unique index on

@@ -3,7 +3,7 @@
     (record_id_l < record_id_r) with the rules that found it. Oversized blocks are skipped, so no key
     pairs every record with every other; but the cap is a fixed number of records, and where blocks
     get denser with more records the pairs grow faster than the records (50x for 10x at 1M persons,
-    docs/benchmarks.md).
+    docs/benchmarks-history.md).
 
     Incremental (macros/matching/pairing.sql): a build pairs again only the records keyed since its
     last build, and the members of blocks that became oversized or usable since; a pre-hook first
