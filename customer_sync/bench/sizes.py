@@ -62,8 +62,6 @@ def sizes_markdown(results: Sequence[Result]) -> str:
         *head,
         *(_memory_row(stage, results) for stage in _stages(results)),
         "",
-    ]
-    sections += [
         "Resolution against Splink on the same standardized records",
         *head,
         _row("records", results, _field("records"), digits=0),
@@ -124,27 +122,22 @@ def _factor(small: float | None, large: float | None) -> str:
     return f"{large / small:.1f}x"
 
 
-def _field(name: str) -> Cell:
-    def cell(result: Result) -> float | None:
-        value = result.get(name)
-        return float(value) if isinstance(value, int | float) else None
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
 
-    return cell
+
+def _field(name: str) -> Cell:
+    return lambda result: _number(result.get(name))
 
 
 def _stage_value(stage: str, name: str) -> Cell:
-    def cell(result: Result) -> float | None:
-        value = result["stages"].get(stage, {}).get(name)
-        return float(value) if isinstance(value, int | float) else None
-
-    return cell
+    return lambda result: _number(result["stages"].get(stage, {}).get(name))
 
 
 def _peaks(result: Result, stage: str) -> list[float | None]:
     """The stage's peak PSS per process group, in MEMORY_GROUPS order (None where not measured)."""
     memory = result["stages"].get(stage, {}).get("memory", {})
-    values = [memory.get(group, {}).get("peak_pss_mb") for group in MEMORY_GROUPS]
-    return [float(value) if isinstance(value, int | float) else None for value in values]
+    return [_number(memory.get(group, {}).get("peak_pss_mb")) for group in MEMORY_GROUPS]
 
 
 def _memory_row(stage: str, results: Sequence[Result]) -> str:

@@ -181,9 +181,9 @@ hashed as materialized (
     it was built: the rows whose dlt row id (`_dlt_id`) no built row has as its `landed_row_id`. dlt
     gives every row it lands a new random row id (the merge disposition's delete-insert strategy), so a
     landed row whose id a built row has is the very row that was standardized: unchanged. The rest are
-    new or landed again, and their hashes then tell the changed ones from those landed again as they
-    were (changed_rows_cte). Hashing every landed row text took most of a base model's time in a build
-    with few changes (0.5-0.7 s for 55,000-75,000 rows at 100k persons). -#}
+    new or landed again; the hash covers their row id too, so changed_rows_cte takes every one of them,
+    as it did when every row was hashed. Hashing every landed row's text took most of a base model's
+    time in a build with few changes (0.5-0.7 s for 55,000-75,000 rows at 100k persons). -#}
 {% macro landed_row_hash(source_relation, fingerprint=none) -%}
 select
     landed.*,
