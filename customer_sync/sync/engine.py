@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 
 import psycopg2.extensions
 
@@ -34,9 +35,11 @@ ROUNDS_PER_RUN = 6
 SETTLE_SECONDS = float(os.environ.get("CUSTOMER_SYNC_SYNC_SETTLE_SECONDS", "30"))
 
 
-def chunks(items: list[Operation], size: int) -> Iterator[list[Operation]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def chunks(items: Iterable[Operation], size: int) -> Iterator[list[Operation]]:
+    """``items`` in lists of ``size`` (the last one shorter), taken as they come."""
+    stream = iter(items)
+    while batch := list(islice(stream, size)):
+        yield batch
 
 
 def decide(op: Operation, current: CurrentRecord | None) -> tuple[str, str] | None:
@@ -68,15 +71,19 @@ def decide(op: Operation, current: CurrentRecord | None) -> tuple[str, str] | No
 def execute(
     conn: psycopg2.extensions.connection,
     client: TargetClient,
-    ops: list[Operation],
+    ops: Iterable[Operation],
     stats: TargetStats,
     settle_seconds: float = SETTLE_SECONDS,
     progress: Callable[[int], None] | None = None,
+    settle_after: int | None = None,
 ) -> None:
     """Run ``ops`` against ``client``, recording every step in the ledger and the final counts in stats.
 
+    ``ops`` is iterated twice, once by the client's prepare and once batch by batch: it may stream them
+    (e.g. from the ledger, :class:`ledger.PlannedOperations`), so that they are never all in memory.
     A write that timed out may still be applied by the server later, so its operation waits until
-    ``settle_seconds`` after the timeout before it is re-read (and written again only if still needed).
+    ``settle_seconds`` after the timeout before it is re-read (and written again only if still needed):
+    after the last batch, or as soon as ``settle_after`` operations wait.
     """
     client.prepare(ops)
     unsettled: list[Operation] = []
@@ -84,6 +91,21 @@ def execute(
         unsettled += _execute_batch(conn, client, batch, stats)
         if progress:
             progress(len(batch))
+        if settle_after is not None and len(unsettled) >= settle_after:
+            _settle(conn, client, unsettled, stats, settle_seconds)
+            unsettled = []
+    _settle(conn, client, unsettled, stats, settle_seconds)
+
+
+def _settle(
+    conn: psycopg2.extensions.connection,
+    client: TargetClient,
+    unsettled: list[Operation],
+    stats: TargetStats,
+    settle_seconds: float,
+) -> None:
+    """Re-read (and write again if still needed) the operations whose write timed out, once the server
+    had ``settle_seconds`` to apply it; the ones still timing out after ROUNDS_PER_RUN rounds end failed."""
     for _ in range(ROUNDS_PER_RUN):
         if not unsettled:
             return

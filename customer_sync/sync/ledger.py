@@ -10,9 +10,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable
+import secrets
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from typing import Any
 
+import psycopg2.errors
 import psycopg2.extensions
 import psycopg2.extras
 
@@ -105,34 +109,122 @@ def finish_run(
     conn.commit()
 
 
-def _row_to_op(row: dict[str, Any]) -> Operation:
+# the columns of an operation's row (aliased ops), in the order _row_to_op takes them
+_OPERATION_COLUMNS = """
+    ops.target, ops.object_type, ops.record_id, ops.customer_id, ops.new_values, ops.old_values,
+    ops.landed_updated_ms, ops.landed_load_id, ops.op_id, ops.idempotency_key, ops.attempts
+"""
+
+
+def _row_to_op(row: tuple[Any, ...]) -> Operation:
+    target, object_type, record_id, customer_id, new, old, landed_ms, load_id, op_id, key, attempts = row
     return Operation(
-        target=row["target"],
-        object_type=row["object_type"],
-        record_id=row["record_id"],
-        customer_id=row["customer_id"],
-        new_values=dict(row["new_values"]),
-        old_values=dict(row["old_values"]),
-        landed_updated_ms=row["landed_updated_ms"],
-        landed_load_id=row["landed_load_id"],
-        op_id=row["op_id"],
-        idempotency_key=row["idempotency_key"],
-        attempts=row["attempts"],
+        target=target,
+        object_type=object_type,
+        record_id=record_id,
+        customer_id=customer_id,
+        new_values=new,
+        old_values=old,
+        landed_updated_ms=landed_ms,
+        landed_load_id=load_id,
+        op_id=op_id,
+        idempotency_key=key,
+        attempts=attempts,
     )
 
 
-def open_operations(conn: Conn, target: str, max_attempts: int) -> list[Operation]:
-    """Operations of earlier runs still to do: planned (a run stopped midway) or failed with tries left."""
-    with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+# the ledger rows of given records, read by the records' index: a plan asks about the records of one
+# chunk, and the ledger keeps every operation of every earlier run
+_OF_RECORDS = """
+    from unnest(%s::text[], %s::text[]) as wanted (object_type, record_id)
+    inner join ops.sync_operations as ops
+        on ops.record_id = wanted.record_id and ops.object_type = wanted.object_type
+"""
+
+
+# an operation still to do (aliased ops; the parameter is the tries an operation gets)
+_OPEN = "(ops.status = 'planned' or (ops.status = 'failed' and ops.attempts < %s))"
+
+
+def _key_arrays(keys: Iterable[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    """(object types, record ids) of (object_type, record_id) keys, as two arrays for unnest."""
+    object_types: list[str] = []
+    record_ids: list[str] = []
+    for object_type, record_id in keys:
+        object_types.append(object_type)
+        record_ids.append(record_id)
+    return object_types, record_ids
+
+
+def open_operations(
+    conn: Conn, target: str, max_attempts: int, keys: Iterable[tuple[str, str]]
+) -> list[Operation]:
+    """Operations of earlier runs still to do for the given records (object_type, record_id): planned (a
+    run stopped midway) or failed with tries left, oldest first."""
+    with conn.cursor() as cur:
         cur.execute(
-            """
-            select * from ops.sync_operations
-            where target = %s and (status = 'planned' or (status = 'failed' and attempts < %s))
-            order by op_id
+            f"""
+            select {_OPERATION_COLUMNS} {_OF_RECORDS}
+            where ops.target = %s and {_OPEN}
+            order by ops.op_id
             """,
-            (target, max_attempts),
+            (*_key_arrays(keys), target, max_attempts),
         )
         return [_row_to_op(row) for row in cur.fetchall()]
+
+
+def close_unwanted(conn: Conn, run_id: str, target: str, max_attempts: int, reason: str) -> int:
+    """Close as skipped the open operations of earlier runs that ``run_id`` did not take over or supersede
+    (the plan wants nothing of their records any more); returns how many."""
+    with conn.cursor() as cur:
+        cur.execute(
+            f"""
+            update ops.sync_operations as ops
+            set status = 'skipped', error = %s, finished_at = now()
+            where ops.target = %s and ops.run_id <> %s and {_OPEN}
+            """,
+            (reason, target, run_id, max_attempts),
+        )
+        closed = cur.rowcount
+    conn.commit()
+    return closed
+
+
+@dataclass
+class PlannedOperations:
+    """The operations of one run and target still planned, oldest first, read from the ledger
+    ``chunk_records`` rows at a time; each iteration reads them afresh."""
+
+    conn: Conn
+    run_id: str
+    target: str
+    chunk_records: int
+
+    def __iter__(self) -> Iterator[Operation]:
+        with held_cursor(self.conn, "planned") as cur:
+            cur.execute(
+                f"""
+                select {_OPERATION_COLUMNS} from ops.sync_operations as ops
+                where ops.run_id = %s and ops.target = %s and ops.status = 'planned'
+                order by ops.op_id
+                """,
+                (self.run_id, self.target),
+            )
+            while rows := cur.fetchmany(self.chunk_records):
+                yield from map(_row_to_op, rows)
+
+
+@contextmanager
+def held_cursor(conn: Conn, purpose: str) -> Iterator[Any]:
+    """A server-side cursor that rows are fetched from a few at a time. Declared WITH HOLD, so it lives on
+    through the commits of the work done between fetches (and works on an autocommit connection, where
+    the server keeps the result from the moment it is declared)."""
+    cur = conn.cursor(f"customer_sync_{purpose}_{secrets.token_hex(4)}", withhold=True)
+    try:
+        yield cur
+    finally:
+        with suppress(psycopg2.errors.InvalidCursorName):  # its declare failed: there is nothing to close
+            cur.close()
 
 
 def park_exhausted(conn: Conn, run_id: str, target: str, max_attempts: int) -> int:
@@ -152,13 +244,20 @@ def park_exhausted(conn: Conn, run_id: str, target: str, max_attempts: int) -> i
     return parked
 
 
-def parked_keys(conn: Conn, target: str) -> dict[tuple[str, str], dict[str, str]]:
-    """(object_type, record_id) -> new values of parked operations (not planned again while unchanged)."""
+def parked_keys(
+    conn: Conn, target: str, keys: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, str]]:
+    """(object_type, record_id) -> new values of the last parked operation of each of the given records
+    that has one (not planned again while unchanged)."""
     with conn.cursor() as cur:
         cur.execute(
-            "select object_type, record_id, new_values from ops.sync_operations "
-            "where target = %s and status = 'parked' order by op_id",
-            (target,),
+            f"""
+            select distinct on (ops.object_type, ops.record_id) ops.object_type, ops.record_id, ops.new_values
+            {_OF_RECORDS}
+            where ops.target = %s and ops.status = 'parked'
+            order by ops.object_type, ops.record_id, ops.op_id desc
+            """,
+            (*_key_arrays(keys), target),
         )
         return {(row[0], row[1]): dict(row[2]) for row in cur.fetchall()}
 
@@ -167,26 +266,17 @@ def last_applied(
     conn: Conn, target: str, keys: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], tuple[dict[str, str], str | None]]:
     """(object_type, record_id) -> (new values, landed load id) of the last applied operation of each of
-    the given records that has one. Read by the records' index: a plan asks about the records it wants to
-    write, and the ledger keeps every write of every earlier run."""
-    object_types, record_ids = [], []
-    for object_type, record_id in keys:
-        object_types.append(object_type)
-        record_ids.append(record_id)
-    if not record_ids:
-        return {}
+    the given records that has one."""
     with conn.cursor() as cur:
         cur.execute(
-            """
+            f"""
             select distinct on (ops.object_type, ops.record_id)
                 ops.object_type, ops.record_id, ops.new_values, ops.landed_load_id
-            from unnest(%s::text[], %s::text[]) as wanted (object_type, record_id)
-            inner join ops.sync_operations as ops
-                on ops.record_id = wanted.record_id and ops.object_type = wanted.object_type
+            {_OF_RECORDS}
             where ops.target = %s and ops.status = 'applied'
             order by ops.object_type, ops.record_id, ops.finished_at desc
             """,
-            (object_types, record_ids, target),
+            (*_key_arrays(keys), target),
         )
         return {(row[0], row[1]): (dict(row[2]), row[3]) for row in cur.fetchall()}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -125,8 +126,9 @@ class TargetClient(Protocol):
     name: str
     batch_size: int
 
-    def prepare(self, ops: list[Operation]) -> None:
-        """One-off setup before writing ``ops`` (e.g. create the CRM's golden-id property)."""
+    def prepare(self, ops: Iterable[Operation]) -> None:
+        """One-off setup before writing ``ops``, every operation of the run (e.g. create the CRM's golden-id
+        property). They may stream from the ledger: a client that looks at them must not keep them all."""
 
     def read(self, ops: list[Operation]) -> dict[tuple[str, str], CurrentRecord]:
         """Re-read the records of ``ops`` (at most batch_size), keyed by (object_type, record_id)."""

@@ -1,7 +1,8 @@
 """One sync run: plan every target from the reverse-ETL models, then write each under its lock.
 
 Targets run side by side (one thread each, each with its own connections and lock); within a target,
-operations go batch by batch through the engine. The run and every operation are in the ledger.
+the plan is made a chunk of records at a time into the ledger, and the operations, read back from it,
+go batch by batch through the engine. The run and every operation are in the ledger.
 """
 
 from __future__ import annotations
@@ -171,13 +172,21 @@ def _sync_target(
     started = time.monotonic()
     with target_lock(db, target), database.connect(db, role="cs_sync", autocommit=True) as conn:
         plan = planner.plan_target(conn, run_id, target, max_attempts)
-        stats.planned = len(plan.operations)
+        stats.planned = plan.planned
         stats.by_field = plan.by_field
-        if plan.operations:
+        if plan.planned:
             client = make_client(settings, target)
             try:
-                with _progress_bar(target, len(plan.operations), progress) as advance:
-                    engine.execute(conn, client, plan.operations, stats, settle_seconds, advance)
+                with _progress_bar(target, plan.planned, progress) as advance:
+                    engine.execute(
+                        conn,
+                        client,
+                        planner.operations(conn, plan),
+                        stats,
+                        settle_seconds,
+                        advance,
+                        settle_after=plan.chunk_records,
+                    )
             finally:
                 stats.requests = client.requests_sent()
                 client.close()

@@ -280,7 +280,8 @@ def pending(world: SyncWorld, first_cycle: dict[str, Any], settled: dict[str, An
 
     A CRM contact loses its golden id and 40 billing customers lose theirs (as a person clearing the
     fields would); after extract and build the hub plans to restore them. Before the sync, a person
-    changes the contact's phone. A sync of billing is killed midway (SIGKILL), then a full sync resumes.
+    changes the contact's phone. A sync of billing is killed midway (SIGKILL), then a full sync resumes,
+    planning three records at a time.
     """
     # a CRM contact that is its customer's only CRM record, whose phone won survivorship
     (record_id, customer_id, phone) = world.query(
@@ -346,7 +347,10 @@ def pending(world: SyncWorld, first_cycle: dict[str, Any], settled: dict[str, An
         worker.wait(timeout=30)
     (killed_applied,) = world.query(applied_query)[0]
     world.set_config(system="billing", latency_ms=0)
-    resumed = world.cycle(steps=("sync",))["sync"]
+    with pytest.MonkeyPatch.context() as patch:
+        # three records at a time: the resumed run takes the killed run's work over chunk by chunk
+        patch.setenv("CUSTOMER_SYNC_SYNC_CHUNK_RECORDS", "3")
+        resumed = world.cycle(steps=("sync",))["sync"]
     return {
         "record_id": record_id,
         "customer_id": customer_id,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -73,13 +74,13 @@ class BillingClient:
         self.gets = 0
         self.unchecked = 0
 
-    def prepare(self, ops: list[Operation]) -> None:
+    def prepare(self, ops: Iterable[Operation]) -> None:
         """Open the events window at the newest landed copy of ``ops`` (less the overlap)."""
-        landed = [seconds for op in ops if (seconds := landed_seconds(op)) is not None]
-        if not landed:
+        newest = max((seconds for op in ops if (seconds := landed_seconds(op)) is not None), default=None)
+        if newest is None:
             log.info("billing: no landed copy times, every customer is re-read with a GET")
             return
-        since = max(landed) - OVERLAP_SECONDS
+        since = newest - OVERLAP_SECONDS
         if not EventFeed.usable_since(since):
             log.info("billing: the landed copies are older than the events kept, re-reading with GETs")
             return

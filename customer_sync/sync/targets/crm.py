@@ -7,6 +7,7 @@ ambiguous answer the engine re-reads the records and writes only those not yet h
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from customer_sync.sync.http import AmbiguousWrite, ApiClient, ApiError
@@ -28,7 +29,7 @@ class CrmClient:
     def __init__(self, base_url: str, token: str) -> None:
         self.api = ApiClient(base_url, token, Pacer(DEFAULT_RATE, name="crm"))
 
-    def prepare(self, ops: list[Operation]) -> None:
+    def prepare(self, ops: Iterable[Operation]) -> None:
         """Create the unique golden-id property on contacts and companies when it is missing."""
         for object_type in MODIFIED_PROPERTY:
             body = self.api.read("GET", f"/crm/v3/properties/{object_type}")

@@ -8,6 +8,7 @@ written as Odoo stores them: ``country_id`` is the res_country id (many2one), te
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,7 +45,7 @@ class ErpClient:
         # null-safe equality: SQLite spells it IS, Postgres (a real Odoo database) IS NOT DISTINCT FROM
         self._null_safe_equal = "is" if self.engine.dialect.name == "sqlite" else "is not distinct from"
 
-    def prepare(self, ops: list[Operation]) -> None:
+    def prepare(self, ops: Iterable[Operation]) -> None:
         """Nothing to set up: ``ref`` is a standard res.partner column."""
 
     def read(self, ops: list[Operation]) -> dict[tuple[str, str], CurrentRecord]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from customer_sync.sync.http import AmbiguousWrite, ApiClient, ApiError
@@ -37,7 +38,7 @@ class SupportClient:
     def __init__(self, base_url: str, token: str) -> None:
         self.api = ApiClient(base_url, token, Pacer(DEFAULT_RATE, name="support"))
 
-    def prepare(self, ops: list[Operation]) -> None:
+    def prepare(self, ops: Iterable[Operation]) -> None:
         """Nothing to set up: external_id is a standard field."""
 
     def read(self, ops: list[Operation]) -> dict[tuple[str, str], CurrentRecord]:
