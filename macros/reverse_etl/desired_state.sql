@@ -88,6 +88,7 @@
         {{ relation }}.record_updated_at as landed_updated_at
         {%- if fingerprint is not none %},
         {{ relation }}.desired_hash,
+        {{ relation }}.planned_compared_at as compared_at,
         {{ fingerprint_value(fingerprint) }} as planned_by
         {%- endif %}
     from {{ relation }}
@@ -146,14 +147,17 @@
 
 {#-
     Incremental desired states. A record's rows are a function of its rows in sync_field_comparisons,
-    its landed row, the model's field map and SQL, and for some targets a lookup table (`extra_inputs`,
-    an SQL expression hashing it, e.g. the ERP's countries). Its golden_id comparison row holds its
-    compared_hash (and its landed update time), which covers its landed row (a re-landed row has a new hash upstream, via the base model's
-    landed_hash), its golden record and the comparison's inputs. So `desired_hash`, the md5 of that
-    hash and the extra inputs, changes whenever the record's rows may: a build plans again only the
-    records whose hash no built row has (all their rows replaced), and deletes the rows of records no
-    longer in customer_xref. `planned_by` fingerprints the model, these macros and everything upstream:
-    when it differs every record is planned again, as with --full-refresh.
+    its landed row, and the model's field map, SQL and lookups (the ERP's countries). Its golden_id
+    comparison row holds its compared_hash, which covers its landed row (a re-landed row has a new hash
+    upstream, via the base model's landed_hash) and its golden record, and `compared_at`, the start of
+    the build that last compared the record. sync_field_comparisons stamps every record it compares
+    again, so a record's rows can have changed only if its golden_id row is stamped after the newest
+    `compared_at` a desired state has taken (built_through): a build takes those records alone, found by
+    the stamp's index, and plans again the ones whose `desired_hash` (their compared_hash) no built row
+    has (all their rows replaced). It deletes the rows of records no longer in customer_xref.
+    `planned_by` fingerprints the model, these macros, everything upstream and the content of the
+    lookups a model passes (`lookups_hash`): when it differs every record is planned again, as with
+    --full-refresh.
 
     A model uses it as:
         {{ desired_state_config() }}
@@ -170,29 +174,36 @@
     ) }}
     {#- the built records' hashes are read from their golden_id rows (`changed`, and the rows of records
         no longer in customer_xref): an index of those rows answers both without reading the table -#}
+    {#- and the newest stamp taken (built_through) is read from an index of those rows' stamps -#}
     {{ config(post_hook=[
-        "{{ create_partial_index(this, 'golden_id_rows', ['record_id'], ['desired_hash'], \"field = 'golden_id'\") }}"
+        "{{ create_partial_index(this, 'golden_id_rows', ['record_id'], ['desired_hash'], \"field = 'golden_id'\") }}",
+        "{{ create_partial_index(this, 'compared_at', ['compared_at'], [], \"field = 'golden_id'\") }}"
     ]) }}
 {%- endmacro %}
 
 
 {#- `record_hashes`, `changed` (the records to plan, with desired_hash, object_type and
     source_record_id, by which a model picks their landed rows) and `comparisons` (their rows of
-    `all_comparisons`, with desired_hash): CTEs ending with a comma. -#}
-{% macro desired_state_changed_ctes(all_comparisons, fingerprint, extra_inputs=none) -%}
-{%- set extending = built_with_same_fingerprint(fingerprint, 'desired_hash', 'planned_by') %}
--- each record's inputs, hashed once: its comparison rows' hash (on its golden_id row) and the lookups
--- the model reads; with its update time as landed (also on that row); materialized for the anti-join of
--- `changed`
+    `all_comparisons`, with desired_hash and compared_at): CTEs ending with a comma. -#}
+{% macro desired_state_changed_ctes(all_comparisons, fingerprint) -%}
+{%- set extending = built_with_same_fingerprint(fingerprint, 'compared_at', 'planned_by') %}
+-- the records compared since this table last took any (every record when it is built whole), each with
+-- its inputs' hash and its update time as landed, from its golden_id row; materialized for the
+-- anti-join of `changed`
 record_hashes as materialized (
     select
         record_id,
         object_type,
         source_record_id,
-        cast(md5(concat_ws(':', compared_hash, {{ extra_inputs or 'null' }})) as uuid) as desired_hash,
-        source_updated_at as record_updated_at
+        compared_hash as desired_hash,
+        source_updated_at as record_updated_at,
+        compared_at
     from {{ all_comparisons }}
-    where field = 'golden_id'
+    where
+        field = 'golden_id'
+        {%- if extending %}
+        and compared_at > {{ built_through('compared_at', "field = 'golden_id'") }}
+        {%- endif %}
 ),
 
 {#- one built row per record: its golden_id row (every record has one) #}
@@ -202,7 +213,8 @@ comparisons as (
     select
         {{ all_comparisons }}.*,
         changed.desired_hash,
-        changed.record_updated_at
+        changed.record_updated_at,
+        changed.compared_at as planned_compared_at
     from {{ all_comparisons }}
     inner join changed on {{ all_comparisons }}.record_id = changed.record_id
     {%- if extending %}
@@ -212,6 +224,22 @@ comparisons as (
     where {{ all_comparisons }}.record_id = any(array(select changed.record_id from changed))
     {%- endif %}
 ),
+{%- endmacro %}
+
+
+{#- The fingerprint of a desired state: its model's (model_fingerprint of the shared macros' text) and
+    the content of `lookup`, a lookup table it reads (none: no lookup), as `lookup_sql` (a query of one
+    value from it) hashes it when the model runs. A changed lookup then plans every record again; the
+    records' stamps would not say. A lookup not landed yet (dbt compile or a linter on a new
+    warehouse) adds nothing. -#}
+{% macro desired_state_fingerprint(lookup=none, lookup_sql=none) -%}
+    {%- set fingerprint = model_fingerprint(desired_state_macros_text()) -%}
+    {%- if lookup is none or not execute
+        or adapter.get_relation(database=lookup.database, schema=lookup.schema, identifier=lookup.identifier) is none -%}
+        {{ return(fingerprint) }}
+    {%- endif -%}
+    {%- set lookup_hash = run_query(lookup_sql).columns[0].values()[0] -%}
+    {{ return(local_md5(fingerprint ~ '#' ~ (lookup_hash or ''))) }}
 {%- endmacro %}
 
 

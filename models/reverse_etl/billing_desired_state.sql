@@ -15,7 +15,7 @@
     ('country_code', 'address[country]', none, 'address__country'),
 ] %}
 
-{%- set fingerprint = model_fingerprint(desired_state_macros_text()) %}
+{%- set fingerprint = desired_state_fingerprint() %}
 {{ desired_state_config() }}
 
 with

@@ -23,7 +23,7 @@
     ('companies', 'country_code', 'country'),
 ] %}
 
-{%- set fingerprint = model_fingerprint(desired_state_macros_text()) %}
+{%- set fingerprint = desired_state_fingerprint() %}
 {{ desired_state_config() }}
 
 with

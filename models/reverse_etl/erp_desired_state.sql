@@ -17,7 +17,12 @@
 {%- set landed_columns = ['ref', 'name', 'email', 'phone', 'street', 'street2', 'zip', 'city', 'state_name',
                           'country_id', 'vat'] %}
 
-{%- set fingerprint = model_fingerprint(desired_state_macros_text()) %}
+{#- the lookup of a desired country_id (code to id) is in the fingerprint: a changed lookup plans every
+    partner again (not the landed rows whole, whose load ids change with every extract) -#}
+{%- set country_table = source('raw_erp', 'res_country') %}
+{%- set fingerprint = desired_state_fingerprint(
+    country_table, "select md5(string_agg(concat_ws(':', code, id), ',' order by code)) from " ~ country_table
+) %}
 {{ desired_state_config() }}
 
 with
@@ -35,14 +40,7 @@ countries as (
     select * from {{ source('raw_erp', 'res_country') }}
 ),
 
--- the lookup of a desired country_id (code to id), hashed into every record's inputs; not the landed
--- rows whole, whose load ids change with every extract
-country_lookup as (
-    select md5(string_agg(concat_ws(':', countries.code, countries.id), ',' order by countries.code)) as countries_hash
-    from countries
-),
-
-{{ desired_state_changed_ctes('all_comparisons', fingerprint, '(select countries_hash from country_lookup)') }}
+{{ desired_state_changed_ctes('all_comparisons', fingerprint) }}
 
 field_map as (
     {{ sync_field_map_values(field_map, ['field', 'native_field', 'entity_type']) }}

@@ -9,7 +9,7 @@
     ('organizations', 'company_name', 'name'),
 ] %}
 
-{%- set fingerprint = model_fingerprint(desired_state_macros_text()) %}
+{%- set fingerprint = desired_state_fingerprint() %}
 {{ desired_state_config() }}
 
 with

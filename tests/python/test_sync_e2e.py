@@ -480,7 +480,7 @@ INCREMENTAL_TABLES = {
     "marts.dim_customer": ("built_by", "built_at"),
     "reverse_etl.sync_field_comparisons": ("compared_by", "compared_at"),
     **{
-        f"reverse_etl.{target}_desired_state": ("planned_by",)
+        f"reverse_etl.{target}_desired_state": ("planned_by", "compared_at")
         for target in ("crm", "billing", "support", "erp")
     },
 }
@@ -564,6 +564,37 @@ def test_a_deleted_records_comparison_rows_leave_by_the_record_key_log(
         world.settings, world.db, "run", select=["sync_field_comparisons+"], extra_args=["--full-refresh"]
     )
     assert incremental == _table_contents(world, built, INCREMENTAL_TABLES[built])
+
+
+def test_a_changed_country_lookup_plans_every_erp_partner_again(
+    world: SyncWorld, pending: dict[str, Any]
+) -> None:
+    """The ERP takes a country as its res_country id. A build plans again only the records compared
+    since it last planned. A country given a new id (its partners' rows following it) standardizes to
+    the same rows, so no record is compared again, yet the id to write changed: the lookup is in
+    erp_desired_state's fingerprint, so every partner is planned again."""
+    values = (
+        "select distinct desired_value from reverse_etl.erp_desired_state where native_field = 'country_id'"
+    )
+    ((code, old_id, partners),) = world.query(
+        "select golden_value, desired_value, count(*) from reverse_etl.erp_desired_state"
+        " where native_field = 'country_id' and desired_value is not null"
+        " group by golden_value, desired_value order by count(*) desc, golden_value limit 1"
+    )
+    assert partners > 1
+    ((new_id,),) = world.query("select max(id) + 1000 from raw_erp.res_country")
+    renumber = (
+        "with country as (update raw_erp.res_country set id = %s where id = %s returning 1)"
+        " update raw_erp.res_partner set country_id = %s where country_id = %s returning 1"
+    )
+    world.query(renumber, (new_id, int(old_id)) * 2)
+    try:
+        world.cycle(steps=("build",))
+        assert world.query(f"{values} and golden_value = %s", (code,)) == [(str(new_id),)]
+    finally:
+        world.query(renumber, (int(old_id), new_id) * 2)
+        world.cycle(steps=("build",))
+    assert world.query(f"{values} and golden_value = %s", (code,)) == [(old_id,)]
 
 
 def test_faults_end_in_the_fault_free_state(
