@@ -156,12 +156,12 @@
     the stamp's index, and plans again the ones whose `desired_hash` (their compared_hash) no built row
     has (all their rows replaced). It deletes the rows of records no longer in customer_xref.
     `planned_by` fingerprints the model, these macros, everything upstream and the content of the
-    lookups a model passes (`lookups_hash`): when it differs every record is planned again, as with
-    --full-refresh.
+    lookup table a model passes (desired_state_fingerprint): when it differs every record is planned
+    again, as with --full-refresh.
 
     A model uses it as:
         {{ desired_state_config() }}
-        {%- set fingerprint = model_fingerprint(desired_state_macros_text()) %}
+        {%- set fingerprint = desired_state_fingerprint() %}
         with all_comparisons as not materialized (…the target's rows…), …imports…,
         {{ desired_state_changed_ctes('all_comparisons', fingerprint) }}
         …field_map, landed_values, mapped…,
