@@ -102,7 +102,7 @@
         when first_name_root_l = first_name_root_r
             or (length(first_name_root_l) >= 5 and {{ within_one_edit('first_name_root_l', 'first_name_root_r') }}) then 3
         when {{ within_one_edit('first_name_key_l', 'first_name_key_r') }}
-            or {{ grams_jaccard('first_name_grams_l', 'first_name_grams_r') }} >= 0.6
+            or {{ grams_jaccard_at_least('first_name_grams_l', 'first_name_grams_r', 0.6) }}
             or {{ within_one_edit('name_key_unspaced_l', 'name_key_unspaced_r') }} then 2
         when left(first_name_key_l, length(first_name_key_r)) = first_name_key_r
             or left(first_name_key_r, length(first_name_key_l)) = first_name_key_l then 1
@@ -120,7 +120,7 @@
         when last_name_key_l = last_name_key_r or name_key_unspaced_l = name_key_unspaced_r then 4
         when {{ within_one_edit('last_name_key_l', 'last_name_key_r') }} then 3
         when last_name_soundex_l = last_name_soundex_r
-            or {{ grams_jaccard('last_name_grams_l', 'last_name_grams_r') }} >= 0.6
+            or {{ grams_jaccard_at_least('last_name_grams_l', 'last_name_grams_r', 0.6) }}
             or {{ token_jaccard('last_name_key_l', 'last_name_key_r') }} >= 0.5 then 2
         else 0
     end
@@ -135,7 +135,7 @@
         when company_key_l = company_key_r then 3
         when (entity_type_l = 'company' and name_tokens_sorted_l = name_tokens_sorted_r)
             or {{ within_one_edit('company_key_l', 'company_key_r') }} then 2
-        when {{ grams_jaccard('company_grams_l', 'company_grams_r') }} >= 0.6
+        when {{ grams_jaccard_at_least('company_grams_l', 'company_grams_r', 0.6) }}
             or {{ token_jaccard('company_key_l', 'company_key_r') }} >= 0.5 then 1
         else 0
     end

@@ -168,16 +168,22 @@
         final as ({{ desired_state_final(…, fingerprint=fingerprint) }})
 -#}
 {% macro desired_state_config() -%}
+    {#- customer_xref has a row for every record of int_customer_records (as for sync_field_comparisons):
+        the records gone from it are those the record key log names -#}
     {{ changed_rows_config(
         ['record_id'], 'customer_xref', ['record_id', 'native_field'], built_rows_where="field = 'golden_id'",
-        hash_joins_only=true
+        hash_joins_only=true, logged_by='int_customer_records'
     ) }}
     {#- the built records' hashes are read from their golden_id rows (`changed`, and the rows of records
         no longer in customer_xref): an index of those rows answers both without reading the table -#}
     {#- and the newest stamp taken (built_through) is read from an index of those rows' stamps -#}
+    {#- <target>_changes takes the rows to write (changes_from_desired_state), few once the targets hold
+        the golden values, from an index of those rows alone: reading every row of the desired state for
+        them took 0.1-0.2 s per target at 100k persons, in every build -#}
     {{ config(post_hook=[
         "{{ create_partial_index(this, 'golden_id_rows', ['record_id'], ['desired_hash'], \"field = 'golden_id'\") }}",
-        "{{ create_partial_index(this, 'compared_at', ['compared_at'], [], \"field = 'golden_id'\") }}"
+        "{{ create_partial_index(this, 'compared_at', ['compared_at'], [], \"field = 'golden_id'\") }}",
+        "{{ create_partial_index(this, 'hub_writes', ['record_id'], [], 'is_hub_write and desired_value is not null') }}"
     ]) }}
 {%- endmacro %}
 

@@ -34,8 +34,11 @@
 {%- set fingerprint = model_fingerprint(fields | join(',')) %}
 {%- set extending = built_with_same_fingerprint(fingerprint, 'chosen_at', 'chosen_by') %}
 {%- set chosen_through = built_through('chosen_at') if extending else none %}
+{#- a customer that stops being active has a golden id row stamped by that build (its tombstone): the
+    customers no longer active are looked for among the rows stamped since this table's last build -#}
 {{ changed_rows_config(
-    ['customer_id'], 'int_customer_golden_ids', ['customer_id', 'field'], 'is_active', hash_joins_only=true
+    ['customer_id'], 'int_customer_golden_ids', ['customer_id', 'field'], 'is_active', hash_joins_only=true,
+    live_changed_since=['changed_at', 'chosen_at']
 ) }}
 {#- the newest chosen_at (built_through), and the customers whose rows a steward override chose -#}
 {{ config(post_hook=[

@@ -19,8 +19,11 @@
 {#- the steps below read only this list beyond the model's own file (whose checksum the fingerprint has) -#}
 {%- set fingerprint = model_fingerprint(fields | join(',')) %}
 {%- set extending = built_with_same_fingerprint(fingerprint, 'built_at', 'built_by') %}
+{#- the customers no longer active are looked for among the golden id rows stamped since this table's
+    last build (as in int_customer_field_winners) -#}
 {{ changed_rows_config(
-    ['customer_id'], 'int_customer_golden_ids', [], 'is_active', on_schema_change='append_new_columns'
+    ['customer_id'], 'int_customer_golden_ids', [], 'is_active', on_schema_change='append_new_columns',
+    live_changed_since=['changed_at', 'built_at']
 ) }}
 {{ config(post_hook=["{{ create_matching_index(this, ['built_at']) }}"]) }}
 

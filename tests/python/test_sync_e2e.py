@@ -566,6 +566,58 @@ def test_a_deleted_records_comparison_rows_leave_by_the_record_key_log(
     assert incremental == _table_contents(world, built, INCREMENTAL_TABLES[built])
 
 
+def test_a_retired_customers_rows_leave_by_its_golden_id_tombstone(
+    world: SyncWorld, pending: dict[str, Any]
+) -> None:
+    """A contact that was a customer alone is deleted in the CRM: its customer is retired, with a
+    tombstone row in int_customer_golden_ids stamped by that build. Survivorship and dim_customer delete
+    the customers no longer active among the golden id rows stamped since they last built, and
+    crm_desired_state the records the record key log names: rows of a customer or a record that neither
+    ever named stay (read by those alone, not by an anti-join of every built row), and each table still
+    equals a full rebuild. (dim_customer takes no such row: the data tests hold it to the crosswalk.)"""
+    ((record_id, contact_id, customer_id),) = world.query(
+        "select xref.record_id, xref.source_record_id, xref.customer_id from marts.customer_xref as xref"
+        " where xref.source_system = 'crm' and xref.source_table = 'contacts'"
+        " and xref.customer_record_count = 1"
+        " and exists (select 1 from reverse_etl.crm_desired_state as d where d.record_id = xref.record_id)"
+        " order by xref.record_id limit 1"
+    )
+    ghost_customer, ghost_record = "G9999999999", "crm:contacts:ghost"
+    copies = {
+        "identity.int_customer_field_winners": ("customer_id", customer_id, ghost_customer),
+        "marts.dim_customer": ("customer_id", customer_id, None),
+        "reverse_etl.crm_desired_state": ("record_id", record_id, ghost_record),
+    }
+    ghosts = {table: copy for table, copy in copies.items() if copy[2] is not None}
+    for table, (column, of, ghost) in ghosts.items():
+        world.query(
+            f"insert into {table} select (jsonb_populate_record(null::{table}, to_jsonb(t)"
+            f" || jsonb_build_object('{column}', %s::text))).* from {table} as t where t.{column} = %s"
+            " returning 1",
+            (ghost, of),
+        )
+    world.edit([{"system": "crm", "table": "contacts", "op": "delete", "id": contact_id}])
+    world.cycle(steps=("extract", "build"))
+    tombstone = "select is_active from identity.int_customer_golden_ids where record_id = %s"
+    assert world.query(tombstone, (f"retired:{customer_id}",)) == [(False,)]
+    for table, (column, of, ghost) in copies.items():
+        rows_of = f"select count(*) from {table} where {column} = %s"
+        assert world.query(rows_of, (of,)) == [(0,)], (table, "the retired customer's or record's rows")
+        if ghost is not None:
+            assert world.query(rows_of, (ghost,))[0][0] > 0, (table, "a row never named was read anyway")
+
+    from customer_sync.dbt_runner import run_dbt
+
+    for table, (column, _, ghost) in ghosts.items():
+        world.query(f"delete from {table} where {column} = %s returning 1", (ghost,))
+    built = {table: _table_contents(world, table, INCREMENTAL_TABLES[table]) for table in copies}
+    # crm_changes too: it was built from the ghost's desired rows
+    names = [table.split(".")[1] for table in copies] + ["crm_changes"]
+    run_dbt(world.settings, world.db, "run", select=names, extra_args=["--full-refresh"])
+    for table in copies:
+        assert built[table] == _table_contents(world, table, INCREMENTAL_TABLES[table]), table
+
+
 def test_a_changed_country_lookup_plans_every_erp_partner_again(
     world: SyncWorld, pending: dict[str, Any]
 ) -> None:
