@@ -50,7 +50,8 @@
     0); null when either is null. Two sets share at most the grams of the smaller one and together hold
     at least those of the larger, so their similarity is at most the smaller's size over the larger's:
     when that is below the threshold the answer is false from the two sizes alone, with neither the
-    overlap test nor the function call (a third of the random pairs of the u sample's companies).
+    overlap test nor the function call (at 100k persons, a third of the u sample's random pairs whose
+    company keys share a gram).
 -#}
 {% macro grams_jaccard_at_least(left_grams, right_grams, threshold) -%}
     case
