@@ -526,6 +526,16 @@ def test_incremental_models_equal_a_full_rebuild_after_cycles(
         )
 
 
+def _copy_rows(world: SyncWorld, table: str, key_column: str, key: str, replaced: dict[str, Any]) -> None:
+    """Insert a copy of the rows of `table` whose `key_column` is `key`, with the `replaced` values."""
+    pairs = ", ".join(f"'{column}', %s::text" for column in replaced)
+    world.query(
+        f"insert into {table} select (jsonb_populate_record(null::{table}, to_jsonb(t)"
+        f" || jsonb_build_object({pairs}))).* from {table} as t where t.{key_column} = %s returning 1",
+        (*replaced.values(), key),
+    )
+
+
 def test_a_deleted_records_comparison_rows_leave_by_the_record_key_log(
     world: SyncWorld, pending: dict[str, Any]
 ) -> None:
@@ -541,12 +551,12 @@ def test_a_deleted_records_comparison_rows_leave_by_the_record_key_log(
     assert world.query(rows_of, (record_id,))[0][0] > 1
     ghost = "crm:contacts:ghost"
     # the rows of a record no table ever had: the log cannot name it
-    world.query(
-        "insert into reverse_etl.sync_field_comparisons"
-        " select (jsonb_populate_record(null::reverse_etl.sync_field_comparisons, to_jsonb(c)"
-        " || jsonb_build_object('record_id', %s::text, 'source_record_id', %s::text))).*"
-        " from reverse_etl.sync_field_comparisons as c where c.record_id = %s returning 1",
-        (ghost, ghost, record_id),
+    _copy_rows(
+        world,
+        "reverse_etl.sync_field_comparisons",
+        "record_id",
+        record_id,
+        {"record_id": ghost, "source_record_id": ghost},
     )
     world.edit([{"system": "crm", "table": "contacts", "op": "delete", "id": contact_id}])
     world.cycle(steps=("extract", "build"))
@@ -590,12 +600,7 @@ def test_a_retired_customers_rows_leave_by_its_golden_id_tombstone(
     }
     ghosts = {table: copy for table, copy in copies.items() if copy[2] is not None}
     for table, (column, of, ghost) in ghosts.items():
-        world.query(
-            f"insert into {table} select (jsonb_populate_record(null::{table}, to_jsonb(t)"
-            f" || jsonb_build_object('{column}', %s::text))).* from {table} as t where t.{column} = %s"
-            " returning 1",
-            (ghost, of),
-        )
+        _copy_rows(world, table, column, of, {column: ghost})
     world.edit([{"system": "crm", "table": "contacts", "op": "delete", "id": contact_id}])
     world.cycle(steps=("extract", "build"))
     tombstone = "select is_active from identity.int_customer_golden_ids where record_id = %s"
