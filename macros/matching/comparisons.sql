@@ -70,7 +70,7 @@
 {#-
     Term-frequency adjustment of an exact name agreement (persons: same first and last name; companies:
     same name): log2(typical name frequency / this name's frequency), read from the pair's
-    name_frequency_ratio. Two "James Smith" records are weaker evidence than two "Ottoline Quist"
+    name_frequency_ratio (the records sharing a typical name, as trained, over those sharing this one). Two "James Smith" records are weaker evidence than two "Ottoline Quist"
     records, which the per-level weights (estimated over all names) cannot tell apart. Capped above at
     var('name_frequency_weight_cap') so that a rare name alone never outweighs a contradiction; 0 for
     any other pair.

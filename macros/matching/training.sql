@@ -39,18 +39,26 @@
     {%- set unique_ids = [] -%}
     {%- for name in model_names %}{% do unique_ids.append('model.' ~ project_name ~ '.' ~ name) %}{% endfor -%}
     {%- do parts.extend(upstream_checksums(unique_ids)) -%}
-    {%- set seed = ref('match_parameters') -%}
-    {%- if adapter.get_relation(database=seed.database, schema=seed.schema, identifier=seed.identifier) is none -%}
-        {#- compiled before the seeds were loaded (dbt compile, a linter on a new warehouse): nothing to keep -#}
-        {%- do parts.append('no seed') -%}
-    {%- else -%}
-        {%- set seed_rows = run_query(
-            "select coalesce(string_agg(seed_row::text, '|' order by seed_row::text), '') from "
-            ~ seed ~ " as seed_row"
-        ) -%}
-        {%- do parts.append(seed_rows.columns[0].values()[0]) -%}
-    {%- endif -%}
+    {#- none when compiled before the seeds were loaded (dbt compile, a linter on a new warehouse):
+        nothing to keep -#}
+    {%- set seed_rows = relation_rows_text(ref('match_parameters')) -%}
+    {%- do parts.append('no seed' if seed_rows is none else seed_rows) -%}
     {{ return(local_md5(parts | join('#'))) }}
+{%- endmacro %}
+
+
+{#- Every row of `relation` as text, in one string (in a stable order): for a fingerprint of a small
+    table's content. None when the relation is not built (compiled before it was). -#}
+{% macro relation_rows_text(relation) -%}
+    {%- if adapter.get_relation(
+        database=relation.database, schema=relation.schema, identifier=relation.identifier
+    ) is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(run_query(
+        "select coalesce(string_agg(table_row::text, '|' order by table_row::text), '') from "
+        ~ relation ~ " as table_row"
+    ).columns[0].values()[0]) }}
 {%- endmacro %}
 
 

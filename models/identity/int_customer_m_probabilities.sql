@@ -8,6 +8,11 @@
     email, a postcode ...), so EM estimates their level shares too (candidate_u_probability); scoring
     uses only m from here, with u from random pairs (int_customer_u_probabilities).
     Starting values and fixed overrides of m come from seeds/match_parameters.csv.
+
+    Trained with them, and kept with them, per entity type: the records there were (the prior's
+    possible pairs, int_customer_match_parameters) and the typical name count (the baseline of the
+    name frequency adjustment, int_customer_pair_scores). Live, both moved with every record added or
+    deleted, and with them every pair's score: a build could not score only the pairs it compared again.
 -#}
 -- depends_on: {{ ref('int_customer_records') }}
 {%- set comparisons = matching_comparisons() -%}
@@ -16,7 +21,7 @@
 {#- estimated once, then kept: see macros/matching/training.sql -#}
 {%- set fingerprint = match_training_fingerprint(
     ['int_customer_records', 'int_customer_blocking_keys', 'int_customer_oversized_blocks', 'int_customer_pairs',
-     'int_customer_pair_comparisons', 'int_customer_m_probabilities'],
+     'int_customer_pair_comparisons', 'int_customer_name_frequencies', 'int_customer_m_probabilities'],
     [iterations, min_probability, var('em_initial_candidate_match_share', 0.3), var('max_block_size')]
 ) -%}
 {%- set train = match_parameters_need_training(fingerprint) %}
@@ -45,6 +50,42 @@ comparisons as (
 parameters as (
 
     select * from {{ ref('match_parameters') }}
+
+),
+
+records as (
+
+    select * from {{ ref('int_customer_records') }}
+
+),
+
+name_frequencies as (
+
+    select * from {{ ref('int_customer_name_frequencies') }}
+
+),
+
+-- the records of each entity type when trained
+trained_record_counts as (
+
+    select
+        entity_type,
+        count(*) as trained_entity_records
+    from records
+    group by entity_type
+
+),
+
+-- how many records share the name of a typical named record (the average, over the named records, of
+-- the records with their name: sum(c * c) / sum(c) over the names' counts c)
+trained_name_counts as (
+
+    select
+        entity_type,
+        sum(records_with_name * records_with_name)::double precision / sum(records_with_name)
+            as records_with_name_typical
+    from name_frequencies
+    group by entity_type
 
 ),
 
@@ -289,12 +330,18 @@ final as (
         final_share.match_share as candidate_match_share,
         entity_types.candidate_pairs,
         {{ iterations }} as em_iterations,
+        trained_record_counts.trained_entity_records,
+        trained_name_counts.records_with_name_typical,
         {{ match_training_columns(fingerprint, ref('int_customer_records')) }}
     from parameters_{{ unrolled }} as estimated
     inner join prior_{{ unrolled }} as final_share
         on estimated.entity_type = final_share.entity_type
     inner join entity_types
         on estimated.entity_type = entity_types.entity_type
+    inner join trained_record_counts
+        on estimated.entity_type = trained_record_counts.entity_type
+    left join trained_name_counts
+        on estimated.entity_type = trained_name_counts.entity_type
 
 )
 

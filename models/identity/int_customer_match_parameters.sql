@@ -2,7 +2,9 @@
     The Fellegi-Sunter model, one row per entity type, comparison and level: m and u probabilities,
     the level's match weight log2(m / u), and the prior match weight of the entity type. The prior is
     the chance that two random records of the type are the same customer: the matches EM expects among
-    the candidate pairs over all possible pairs.
+    the candidate pairs over all possible pairs, both as trained (int_customer_m_probabilities keeps the
+    records of each entity type it was trained on): the prior moves when the parameters are trained
+    again, not with every record added, so the pairs a build did not compare again keep their score.
 -#}
 
 with
@@ -25,32 +27,17 @@ parameters as (
 
 ),
 
-records as (
-
-    select * from {{ ref('int_customer_records') }}
-
-),
-
--- counted once: the planner would otherwise count the records again for every parameter row
-record_counts as materialized (
-
-    select
-        entity_type,
-        count(*)::double precision as record_count
-    from records
-    group by entity_type
-
-),
-
 priors as (
 
     select
         m_probabilities.entity_type,
         max(m_probabilities.candidate_match_share * m_probabilities.candidate_pairs) as expected_matching_pairs,
-        max(record_counts.record_count * (record_counts.record_count - 1) / 2) as possible_pairs
+        max(
+            m_probabilities.trained_entity_records::double precision
+            * (m_probabilities.trained_entity_records - 1) / 2
+        ) as possible_pairs,
+        max(m_probabilities.records_with_name_typical) as records_with_name_typical
     from m_probabilities
-    inner join record_counts
-        on m_probabilities.entity_type = record_counts.entity_type
     group by m_probabilities.entity_type
 
 ),
@@ -61,7 +48,8 @@ prior_probabilities as (
         entity_type,
         expected_matching_pairs,
         possible_pairs,
-        least(greatest(expected_matching_pairs / nullif(possible_pairs, 0), 1e-12), 0.5) as prior_match_probability
+        least(greatest(expected_matching_pairs / nullif(possible_pairs, 0), 1e-12), 0.5) as prior_match_probability,
+        records_with_name_typical
     from priors
 
 ),
@@ -86,6 +74,7 @@ final as (
             (prior_probabilities.prior_match_probability / (1 - prior_probabilities.prior_match_probability))::numeric
         )::double precision as prior_match_weight,
         prior_probabilities.expected_matching_pairs,
+        prior_probabilities.records_with_name_typical,
         m_probabilities.candidate_pairs,
         m_probabilities.em_iterations
     from m_probabilities

@@ -1,18 +1,17 @@
 {#-
-    How common each name is among the records of its entity type (the names' term frequency), for the
+    How many records of each entity type share each name (the names' term frequency), for the
     adjustment of an exact name agreement (macro name_frequency_weight). A statistic over all records,
     kept apart from int_customer_records so that a record's own row never depends on the others.
+
+    Incremental: every build counts the names again (one pass over the records), but writes only the
+    names whose count moved, stamped with `counted_at`. int_customer_pair_scores scores again the pairs
+    that share a name counted since its last build, and no other pair for its name. A name no record
+    has any more is deleted (post-hook): no pair shares it. `counted_by` fingerprints this SQL and
+    everything upstream of it: when it differs, every name is written again, as with --full-refresh.
 -#}
-
-with
-
-records as (
-
-    select * from {{ ref('int_customer_records') }}
-
-),
-
--- counted per name, then per entity type from those counts (no sort of the records)
+{%- set key_columns = ['entity_type', 'name_tokens_sorted'] -%}
+{%- set counting_steps -%}
+-- counted per name
 name_counts as (
 
     select
@@ -23,31 +22,69 @@ name_counts as (
     where name_tokens_sorted is not null
     group by entity_type, name_tokens_sorted
 
+)
+{%- endset -%}
+{%- set fingerprint = model_fingerprint(counting_steps) -%}
+{%- set extending = built_with_same_fingerprint(fingerprint, 'records_with_name', 'counted_by') -%}
+{{ config(
+    materialized='incremental',
+    unique_key=key_columns,
+    incremental_strategy='delete+insert',
+    on_schema_change='sync_all_columns',
+    post_hook=[
+        "{{ create_unique_key_index(this, " ~ (key_columns | tojson) ~ ") }}",
+        "delete from {{ this }} as built where not exists (select 1 from {{ ref('int_customer_records') }}"
+        ~ " as live where live.entity_type = built.entity_type and live.name_tokens_sorted = built.name_tokens_sorted)"
+    ]
+) }}
+
+with
+
+records as (
+
+    select * from {{ ref('int_customer_records') }}
+
 ),
 
--- the records named, and the average over them of how many records share their name
-entity_name_counts as (
+{{ counting_steps }},
+
+-- the names as counted before (none when the table is built whole)
+built as (
 
     select
         entity_type,
-        sum(records_with_name)::bigint as records_named,
-        sum(records_with_name * records_with_name) / sum(records_with_name) as records_with_name_typical
+        name_tokens_sorted,
+        records_with_name
+    from {{ this if is_incremental() else 'name_counts' }}
+    where {{ 'true' if is_incremental() else 'false' }}
+
+),
+
+-- the names whose count moved, and new names. A name no record has any more is deleted by the post-hook
+recounted as (
+
+    select name_counts.*
     from name_counts
-    group by entity_type
+    left join built
+        on
+            name_counts.entity_type = built.entity_type
+            and name_counts.name_tokens_sorted = built.name_tokens_sorted
+    -- (every name when the table is built whole or by another fingerprint)
+    where
+        {{ 'false' if extending else 'true' }}
+        or name_counts.records_with_name is distinct from built.records_with_name
 
 ),
 
 final as (
 
     select
-        name_counts.entity_type,
-        name_counts.name_tokens_sorted,
-        name_counts.records_with_name,
-        name_counts.records_with_name::double precision / entity_name_counts.records_named as name_frequency,
-        entity_name_counts.records_with_name_typical / entity_name_counts.records_named
-            as name_frequency_typical
-    from name_counts
-    inner join entity_name_counts on name_counts.entity_type = entity_name_counts.entity_type
+        entity_type,
+        name_tokens_sorted,
+        records_with_name,
+        {{ fingerprint_value(fingerprint) }} as counted_by,
+        {{ build_timestamp() }} as counted_at
+    from recounted
 
 )
 

@@ -2,11 +2,55 @@
     Every candidate pair scored: per comparison its level and match weight, and the total match weight
     (prior + the sum of the level weights + the name frequency adjustment; a missing value adds nothing)
     with its match probability.
+
+    Incremental: a pair's score is a function of its comparison, the match parameters, and the count of
+    its shared name (int_customer_name_frequencies; the typical count and the prior are kept from
+    training). So a build scores again the pairs compared again (a `paired_at` after the newest here,
+    as int_customer_pair_comparisons takes them from the pairs) and the pairs that share a name counted
+    since its last build (`scored_at`), and deletes the scores of pairs no longer candidates, found by
+    their records as the comparisons' are (delete_comparisons_of_pairs_gone). `scored_by` fingerprints
+    this SQL and everything upstream of it, the comparisons' own fingerprint (their SQL's macros) and
+    every match parameter: when any differs (trained again, say), every pair is scored again.
 -#}
 {%- set comparisons = matching_comparisons() -%}
+{%- set key_columns = ['record_id_l', 'record_id_r'] -%}
+{#- what the SQL below renders from outside this file (macros, vars), for the fingerprint; the file
+    itself is in it (model_fingerprint) -#}
+{%- set scoring_macros = (comparisons | join(',')) ~ '#' ~ name_frequency_weight('ratioed') -%}
+{#- what the scores read besides the rows: the comparisons' fingerprint (every row has the same) and
+    every match parameter, as built in this build (none when compiled before they were built) -#}
+{%- set scored_inputs = [] -%}
+{%- if execute and this is not none -%}
+    {%- set comparisons_relation = ref('int_customer_pair_comparisons') -%}
+    {%- if adapter.get_relation(
+        database=comparisons_relation.database, schema=comparisons_relation.schema,
+        identifier=comparisons_relation.identifier
+    ) is not none -%}
+        {%- do scored_inputs.append(run_query(
+            "select max(compared_by) from (select compared_by from " ~ comparisons_relation
+            ~ " limit 1) as one_row"
+        ).columns[0].values()[0] or '') -%}
+    {%- endif -%}
+    {%- do scored_inputs.append(relation_rows_text(ref('int_customer_match_parameters')) or '') -%}
+{%- endif -%}
+{%- set fingerprint = local_md5(model_fingerprint(scoring_macros) ~ '#' ~ (scored_inputs | join('#'))) -%}
+{%- set extending = built_with_same_fingerprint(fingerprint, 'paired_at', 'scored_by') -%}
+{{ changed_rows_config(key_columns, 'int_customer_pair_comparisons', built_covers_live=true) }}
 {#- statistics on what its readers filter and join on (macros/analyze_after_build.sql): int_customer_matches
-    keeps the pairs above the threshold and meets the stewards' pairs by their records -#}
-{{ config(meta={'analyze_columns': ['record_id_l', 'record_id_r', 'entity_type', 'match_probability']}) }}
+    keeps the pairs above the threshold and meets the stewards' pairs by their records. The newest
+    pair scored and the newest build that scored (built_through) are read from indexes. The scores of
+    the pairs gone are deleted first, found by their records -#}
+{{ config(
+    meta={'analyze_columns': ['record_id_l', 'record_id_r', 'entity_type', 'match_probability']},
+    pre_hook=[
+        "{{ delete_comparisons_of_pairs_gone(ref('int_customer_pairs'), ref('int_customer_blocking_keys'),"
+        ~ " ref('int_customer_oversized_blocks'), ref('int_customer_records')) }}"
+    ],
+    post_hook=[
+        "{{ create_matching_index(this, ['paired_at']) }}",
+        "{{ create_matching_index(this, ['scored_at']) }}"
+    ]
+) }}
 
 with
 
@@ -34,8 +78,29 @@ priors as (
 
     select distinct
         entity_type,
-        prior_match_weight
+        prior_match_weight,
+        records_with_name_typical
     from parameters
+
+),
+
+-- the pairs to score: compared again since the newest pair scored, or sharing a name whose count
+-- moved since the last build that scored (every pair when the table is built whole)
+changed as {{ 'materialized' if extending else 'not materialized' }} (
+
+    select comparisons.*
+    from comparisons
+    {%- if extending %}
+    where
+        comparisons.paired_at > {{ built_through('paired_at') }}
+        or (comparisons.entity_type, comparisons.shared_name_tokens) in (
+            select
+                recounted.entity_type,
+                recounted.name_tokens_sorted
+            from name_frequencies as recounted
+            where recounted.counted_at > {{ built_through('scored_at') }}
+        )
+    {%- endif %}
 
 ),
 
@@ -44,13 +109,16 @@ priors as (
 with_name_frequency_ratios as (
 
     select
-        comparisons.*,
-        name_frequencies.name_frequency_typical / name_frequencies.name_frequency as name_frequency_ratio
-    from comparisons
+        changed.*,
+        priors.prior_match_weight,
+        priors.records_with_name_typical / name_frequencies.records_with_name as name_frequency_ratio
+    from changed
+    inner join priors
+        on changed.entity_type = priors.entity_type
     left join name_frequencies
         on
-            comparisons.entity_type = name_frequencies.entity_type
-            and comparisons.shared_name_tokens = name_frequencies.name_tokens_sorted
+            changed.entity_type = name_frequencies.entity_type
+            and changed.shared_name_tokens = name_frequencies.name_tokens_sorted
 
 ),
 
@@ -67,10 +135,9 @@ weighted as (
             coalesce(weight_{{ comparison }}.match_weight, 0) as {{ comparison }}_weight,
         {% endfor %}
         {{ name_frequency_weight('ratioed') }} as name_frequency_weight,
-        priors.prior_match_weight
+        ratioed.prior_match_weight,
+        ratioed.paired_at
     from with_name_frequency_ratios as ratioed
-    inner join priors
-        on ratioed.entity_type = priors.entity_type
     {% for comparison in comparisons %}
         left join parameters as weight_{{ comparison }}
             on
@@ -96,7 +163,9 @@ final as (
 
     select
         *,
-        1 / (1 + power(2::double precision, -least(greatest(match_weight, -60), 60))) as match_probability
+        1 / (1 + power(2::double precision, -least(greatest(match_weight, -60), 60))) as match_probability,
+        {{ fingerprint_value(fingerprint) }} as scored_by,
+        {{ build_timestamp() }} as scored_at
     from summed
 
 )

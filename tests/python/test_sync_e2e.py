@@ -474,6 +474,8 @@ INCREMENTAL_TABLES = {
     "identity.int_customer_blocking_keys": ("blocked_by", "keyed_at", "recorded_at"),
     "identity.int_customer_pairs": ("paired_by", "paired_at"),
     "identity.int_customer_pair_comparisons": ("compared_by", "paired_at"),
+    "identity.int_customer_name_frequencies": ("counted_by", "counted_at"),
+    "identity.int_customer_pair_scores": ("scored_by", "paired_at", "scored_at"),
     "identity.int_customer_components": ("labelled_by",),
     "identity.int_customer_record_change_times": ("timed_by", "ledger_read_through", "timed_at"),
     "identity.int_customer_field_winners": ("chosen_by", "chosen_at"),
@@ -484,6 +486,69 @@ INCREMENTAL_TABLES = {
         for target in ("crm", "billing", "support", "erp")
     },
 }
+
+
+def test_a_renamed_contact_scores_again_its_pairs_and_those_sharing_its_old_name(
+    world: SyncWorld, pending: dict[str, Any]
+) -> None:
+    """A CRM contact whose name two other records share (a pair of them scored with that shared name)
+    is renamed. The build compares and scores the contact's pairs again, and the pair of the two others
+    too, though neither record changed: their name is now one record rarer, which moves its weight. No
+    other pair is scored again (int_customer_pair_scores is incremental); the equality with a full
+    rebuild is test_incremental_models_equal_a_full_rebuild_after_cycles'."""
+    ((record_id, contact_id, name, pair_l, pair_r, weight, count),) = world.query(
+        "select records.record_id, xref.source_record_id, records.name_tokens_sorted,"
+        " scores.record_id_l, scores.record_id_r, scores.name_frequency_weight, names.records_with_name"
+        " from identity.int_customer_records as records"
+        " inner join marts.customer_xref as xref on records.record_id = xref.record_id"
+        " inner join identity.int_customer_pair_comparisons as comparisons"
+        "   on comparisons.entity_type = records.entity_type"
+        "   and comparisons.shared_name_tokens = records.name_tokens_sorted"
+        "   and records.record_id not in (comparisons.record_id_l, comparisons.record_id_r)"
+        " inner join identity.int_customer_pair_scores as scores"
+        "   on comparisons.record_id_l = scores.record_id_l and comparisons.record_id_r = scores.record_id_r"
+        " inner join identity.int_customer_name_frequencies as names"
+        "   on names.entity_type = records.entity_type"
+        "   and names.name_tokens_sorted = records.name_tokens_sorted"
+        " where xref.source_system = 'crm' and xref.source_table = 'contacts'"
+        " and records.entity_type = 'person'"
+        " order by records.record_id, scores.record_id_l, scores.record_id_r limit 1"
+    )
+    pair_scored_at = (
+        "select scored_at, name_frequency_weight from identity.int_customer_pair_scores"
+        " where record_id_l = %s and record_id_r = %s"
+    )
+    ((scored_before, _),) = world.query(pair_scored_at, (pair_l, pair_r))
+    ((pairs,),) = world.query("select count(*) from identity.int_customer_pair_scores")
+    world.edit(
+        [
+            {
+                "system": "crm",
+                "table": "contacts",
+                "op": "update",
+                "id": contact_id,
+                "set": {"firstname": "Quillon", "lastname": "Vantablack"},
+            }
+        ]
+    )
+    world.cycle(steps=("extract", "build"))
+    ((renamed,),) = world.query(
+        "select name_tokens_sorted from identity.int_customer_records where record_id = %s", (record_id,)
+    )
+    assert renamed != name
+    names = (
+        "select records_with_name from identity.int_customer_name_frequencies"
+        " where entity_type = 'person' and name_tokens_sorted = %s"
+    )
+    assert world.query(names, (name,)) == ([(count - 1,)] if count > 1 else [])
+    ((scored_after, new_weight),) = world.query(pair_scored_at, (pair_l, pair_r))
+    assert scored_after > scored_before, "the pair sharing the old name was not scored again"
+    cap = 2.0  # var('name_frequency_weight_cap'): a name one record rarer weighs more, up to the cap
+    assert new_weight > weight or weight == cap, (weight, new_weight)
+    ((rescored,),) = world.query(
+        "select count(*) from identity.int_customer_pair_scores where scored_at = %s", (scored_after,)
+    )
+    assert 0 < rescored < pairs / 10, (rescored, pairs)
 
 
 def _table_contents(world: SyncWorld, table: str, build_columns: tuple[str, ...]) -> Counter:
