@@ -6,7 +6,7 @@
     Incremental: every build counts the names again (one pass over the records), but writes only the
     names whose count moved, stamped with `counted_at`. int_customer_pair_scores scores again the pairs
     that share a name counted since its last build, and no other pair for its name. A name no record
-    has any more is deleted (post-hook): no pair shares it. `counted_by` fingerprints this SQL and
+    has any more is deleted (changed_rows_config's post-hook): no pair shares it. `counted_by` fingerprints this SQL and
     everything upstream of it: when it differs, every name is written again, as with --full-refresh.
 -#}
 {%- set key_columns = ['entity_type', 'name_tokens_sorted'] -%}
@@ -26,17 +26,8 @@ name_counts as (
 {%- endset -%}
 {%- set fingerprint = model_fingerprint(counting_steps) -%}
 {%- set extending = built_with_same_fingerprint(fingerprint, 'records_with_name', 'counted_by') -%}
-{{ config(
-    materialized='incremental',
-    unique_key=key_columns,
-    incremental_strategy='delete+insert',
-    on_schema_change='sync_all_columns',
-    post_hook=[
-        "{{ create_unique_key_index(this, " ~ (key_columns | tojson) ~ ") }}",
-        "delete from {{ this }} as built where not exists (select 1 from {{ ref('int_customer_records') }}"
-        ~ " as live where live.entity_type = built.entity_type and live.name_tokens_sorted = built.name_tokens_sorted)"
-    ]
-) }}
+{#- a name no record has any more is deleted by the shared post-hook (delete_rows_no_longer_in) -#}
+{{ changed_rows_config(key_columns, 'int_customer_records') }}
 
 with
 
