@@ -29,6 +29,26 @@
 {%- endmacro %}
 
 
+{#- Whether a build that extends this table would take every row of `relation` again: none of its rows
+    is stamped (`since_column`) at or before the newest this table took (built_through of
+    `built_column`, by default the same column). Such a build (after a cycle that re-landed most
+    records, or a rebuild of the table upstream) computes the table as a table built whole does: the
+    same rows, but read in place and in parallel instead of kept apart as the few changed ones (the
+    pairs of every record, paired again one record at a time, took 15.6 s at 100k persons where
+    pairing them whole takes 3.5-4 s). Read by the index on `since_column`; false for a table not
+    extended (built whole, or a unit test). -#}
+{% macro takes_every_row(relation, since_column, built_column=none) -%}
+    {%- if not execute or this is none or not is_incremental() -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set found = run_query(
+        "select not exists (select 1 from " ~ relation ~ " where " ~ since_column ~ " <= "
+        ~ built_through(built_column or since_column) ~ ")"
+    ) -%}
+    {{ return(found.rows[0][0] is true) }}
+{%- endmacro %}
+
+
 {#- The records whose pairs a build computes again: keyed, or in a block whose usability changed, after
     `paired_through` (built_through('paired_at')). A pair of such a record may be new, gone or found by
     other rules; every other pair is as built. -#}
@@ -104,11 +124,14 @@ where
     model's post-hook, which deletes every comparison without a pair when the comparisons outnumber the
     pairs (delete_rows_no_longer_in, `built_covers_live`).
 
-    The records are hashed once and each comparison probes the hash by both ends (0.13-0.17 s at 100k
-    persons; `= any` of an array compares each comparison with every record: 27 s). A semi-join per end
-    was 0.05 s by an index on record_id_r, but without that index (the first build after a
-    --full-refresh, whose post-hook makes it) Postgres looped over the records with a scan of every
-    comparison each: 55 s. Each comparison found then looks its pair up by the pairs' unique index: as
+    Where the table has an index leading with each end (its unique key's for record_id_l, the
+    post-hook's on record_id_r), the records are passed as one array to each (`= any(array(…))`), and
+    Postgres reads only the rows of those records, through both indexes at once (a bitmap of each).
+    Without those indexes (the first build after a --full-refresh, whose post-hook makes them), `= any`
+    would compare each row with every record (27 s), and a semi-join per end looped over the records
+    with a scan of every row each (55 s): the records are then hashed once and each row probes the hash
+    by both ends, one scan of the table (0.13-0.17 s for the comparisons at 100k persons, 0.44 s for
+    the wider scores). Each comparison found then looks its pair up by the pairs' unique index: as
     `not exists`, Postgres made that an anti-join and sorted every pair (0.8 s).
 
     The records are counted first: with none there is no statement, and with more than
@@ -125,12 +148,15 @@ where
     {%- endif %}
 {%- endset -%}
 {%- set again_count = 0 -%}
-{%- if execute and paired_through != "'-infinity'::timestamptz" -%}
+{#- none to count when every pair is new: the table takes every pair again, and the post-hook deletes
+    the comparisons whose pair is gone -#}
+{%- if execute and paired_through != "'-infinity'::timestamptz" and not takes_every_row(pairs, 'paired_at') -%}
     {%- set again_count = run_query(
         'select count(*) from (' ~ again_records ~ ') as again'
     ).columns[0].values()[0] -%}
 {%- endif -%}
 {%- if 0 < again_count <= lookup_limit -%}
+{%- set by_index = index_leads_with(this, 'record_id_l') and index_leads_with(this, 'record_id_r') -%}
 with
 
 again as materialized (
@@ -142,8 +168,13 @@ again as materialized (
 delete from {{ this }} as built
 where
     (
+        {%- if by_index %}
+        built.record_id_l = any(array(select again.record_id from again))
+        or built.record_id_r = any(array(select again.record_id from again))
+        {%- else %}
         built.record_id_l in (select again.record_id from again)
         or built.record_id_r in (select again.record_id from again)
+        {%- endif %}
     )
     and not coalesce((
         select true
@@ -205,14 +236,23 @@ usable_keys as not materialized (
 {%- endmacro %}
 
 
+{#- Whether int_customer_pairs pairs only the records it pairs again: built with the same fingerprint, and
+    some blocking key was keyed before its newest pair (otherwise it pairs every record, as built whole). -#}
+{% macro pairs_extending() -%}
+    {{ return(
+        built_with_same_fingerprint(model_fingerprint(usable_keys_cte()), 'paired_at', 'paired_by')
+        and not takes_every_row(ref('int_customer_blocking_keys'), 'keyed_at', 'paired_at')
+    ) }}
+{%- endmacro %}
+
+
 {#- Pre-hook of int_customer_pairs: a build that pairs every record (built whole, or by another
     fingerprint) joins every usable key with every key that shares it, 1.3 million each at 100k persons.
     The planner estimates a few hundred thousand rows from that join and takes nested loops over the
     keys' index (7.5 s) or merge joins that sort the keys once per parallel worker (6.4 s); hash joins
     take 2.2 s. An incremental build keeps the index lookups for its few records. -#}
 {% macro pairing_planner_settings() -%}
-    {%- set fingerprint = model_fingerprint(usable_keys_cte()) -%}
-    {%- if built_with_same_fingerprint(fingerprint, 'paired_at', 'paired_by') -%}
+    {%- if pairs_extending() -%}
     select 1
     {%- else -%}
     set local enable_nestloop = off; set local enable_mergejoin = off

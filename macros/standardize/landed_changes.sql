@@ -207,11 +207,16 @@ where not exists (
     table cannot be extended (built_with_same_fingerprint). `built_rows_where`: a condition on the built
     rows (`built`) that keeps one per key, when the table holds several rows per key. `since_column`:
     instead of the hashes, a time `relation` stamps on the rows it changed (the model keeps it): the
-    rows stamped after the newest the built table has (built_through, macros/matching/pairing.sql). -#}
+    rows stamped after the newest the built table has (built_through, macros/matching/pairing.sql).
+    `since_relation`: the relation `relation` reads its rows from, whose `since_column` is indexed: when
+    every row of it is stamped after that, all rows are taken as by a table built whole
+    (takes_every_row). -#}
 {% macro changed_rows_cte(
-    relation, fingerprint, key_columns, hash_column, fingerprint_column, built_rows_where=none, since_column=none
+    relation, fingerprint, key_columns, hash_column, fingerprint_column, built_rows_where=none, since_column=none,
+    since_relation=none
 ) -%}
-{%- set extending = built_with_same_fingerprint(fingerprint, hash_column, fingerprint_column) %}
+{%- set extending = built_with_same_fingerprint(fingerprint, hash_column, fingerprint_column)
+    and not (since_relation is not none and takes_every_row(since_relation, since_column)) %}
 {#- the few changed rows are kept apart; all rows are read in place, where the planner sees them whole #}
 changed as {{ 'materialized' if extending else 'not materialized' }} (
 

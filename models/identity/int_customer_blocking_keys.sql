@@ -49,7 +49,10 @@ records as (
 
 ),
 
-{{ changed_rows_cte('records', fingerprint, ['record_id'], 'entered_hash', 'blocked_by', since_column='recorded_at') }}
+{{ changed_rows_cte(
+    'records', fingerprint, ['record_id'], 'entered_hash', 'blocked_by', since_column='recorded_at',
+    since_relation=ref('int_customer_records')
+) }}
 
 {{ keying_steps }},
 

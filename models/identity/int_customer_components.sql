@@ -52,18 +52,30 @@ edges as not materialized (
 
 ),
 
+-- the same, kept apart for the signatures below: read twice as one copy, every match is grouped by one
+-- hash in one process. Read in place, the planner split it among parallel workers that each grouped a
+-- part, then sorted the parts to merge them (0.93 s against 0.36 s at 100k persons)
+signature_edges as materialized (
+
+    select
+        record_id_l,
+        record_id_r
+    from matches
+
+),
+
 -- each match from both ends: the records each record is matched with
 neighbours as (
 
     select
         record_id_l as record_id,
         record_id_r as neighbour_id
-    from edges
+    from signature_edges
     union all
     select
         record_id_r as record_id,
         record_id_l as neighbour_id
-    from edges
+    from signature_edges
 
 ),
 

@@ -28,6 +28,8 @@ name_counts as (
 {%- set extending = built_with_same_fingerprint(fingerprint, 'records_with_name', 'counted_by') -%}
 {#- a name no record has any more is deleted by the shared post-hook (delete_rows_no_longer_in) -#}
 {{ changed_rows_config(key_columns, 'int_customer_records') }}
+{#- int_customer_pair_scores reads the names counted since its last build by the index on counted_at -#}
+{{ config(post_hook="{{ create_matching_index(this, ['counted_at']) }}") }}
 
 with
 

@@ -32,14 +32,21 @@ compared as (
 {%- set fingerprint = model_fingerprint(paired_record_columns('l', 'r') ~ comparison_steps) -%}
 {{ changed_rows_config(key_columns, 'int_customer_pairs', built_covers_live=true) }}
 {#- the newest pair compared (built_through) is read from an index, not from a scan of every pair. The
-    comparisons of the pairs gone are deleted first, found by their records -#}
+    comparisons of the pairs gone are deleted first, found by their records (through the unique key's
+    index and the one on record_id_r). int_customer_pair_scores finds the pairs of the names it
+    counted again by the index on the shared name -#}
 {{ config(
     pre_hook=[
         "set local work_mem = '" ~ var('pairing_work_mem') ~ "'",
         "{{ delete_comparisons_of_pairs_gone(ref('int_customer_pairs'), ref('int_customer_blocking_keys'),"
         ~ " ref('int_customer_oversized_blocks'), ref('int_customer_records')) }}"
     ],
-    post_hook="{{ create_matching_index(this, ['paired_at']) }}"
+    post_hook=[
+        "{{ create_matching_index(this, ['paired_at']) }}",
+        "{{ create_matching_index(this, ['record_id_r']) }}",
+        "{{ create_partial_index(this, 'shared_name_tokens', ['shared_name_tokens'], [],"
+        ~ " 'shared_name_tokens is not null') }}"
+    ]
 ) }}
 
 with
@@ -60,7 +67,10 @@ records as not materialized (
 ),
 
 -- the pairs found (again) since the newest pair compared; every pair when the table is built whole
-{{ changed_rows_cte('pairs', fingerprint, key_columns, 'paired_at', 'compared_by', since_column='paired_at') }}
+{{ changed_rows_cte(
+    'pairs', fingerprint, key_columns, 'paired_at', 'compared_by', since_column='paired_at',
+    since_relation=ref('int_customer_pairs')
+) }}
 
 -- the pairs to compare, with both records' columns
 paired as (

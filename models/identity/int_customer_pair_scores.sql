@@ -34,12 +34,15 @@
     {%- do scored_inputs.append(relation_rows_text(ref('int_customer_match_parameters')) or '') -%}
 {%- endif -%}
 {%- set fingerprint = local_md5(model_fingerprint(scoring_macros) ~ '#' ~ (scored_inputs | join('#'))) -%}
-{%- set extending = built_with_same_fingerprint(fingerprint, 'paired_at', 'scored_by') -%}
+{#- every pair compared since the last build (after a rebuild upstream, say): all scored as when built whole -#}
+{%- set extending = built_with_same_fingerprint(fingerprint, 'paired_at', 'scored_by')
+    and not takes_every_row(ref('int_customer_pair_comparisons'), 'paired_at') -%}
 {{ changed_rows_config(key_columns, 'int_customer_pair_comparisons', built_covers_live=true) }}
 {#- statistics on what its readers filter and join on (macros/analyze_after_build.sql): int_customer_matches
     keeps the pairs above the threshold and meets the stewards' pairs by their records. The newest
     pair scored and the newest build that scored (built_through) are read from indexes. The scores of
-    the pairs gone are deleted first, found by their records -#}
+    the pairs gone are deleted first, found by their records (through the unique key's index and the
+    one on record_id_r) -#}
 {{ config(
     meta={'analyze_columns': ['record_id_l', 'record_id_r', 'entity_type', 'match_probability']},
     pre_hook=[
@@ -48,7 +51,8 @@
     ],
     post_hook=[
         "{{ create_matching_index(this, ['paired_at']) }}",
-        "{{ create_matching_index(this, ['scored_at']) }}"
+        "{{ create_matching_index(this, ['scored_at']) }}",
+        "{{ create_matching_index(this, ['record_id_r']) }}"
     ]
 ) }}
 
@@ -85,7 +89,10 @@ priors as (
 ),
 
 -- the pairs to score: compared again since the newest pair scored, or sharing a name whose count
--- moved since the last build that scored (every pair when the table is built whole)
+-- moved since the last build that scored (every pair when the table is built whole). Both are read
+-- through the comparisons' indexes (on paired_at, and on the shared name: the names as one array); a
+-- name counted again in one entity type scores again its pairs in the others too, which keep their
+-- score
 changed as {{ 'materialized' if extending else 'not materialized' }} (
 
     select comparisons.*
@@ -93,13 +100,11 @@ changed as {{ 'materialized' if extending else 'not materialized' }} (
     {%- if extending %}
     where
         comparisons.paired_at > {{ built_through('paired_at') }}
-        or (comparisons.entity_type, comparisons.shared_name_tokens) in (
-            select
-                recounted.entity_type,
-                recounted.name_tokens_sorted
+        or comparisons.shared_name_tokens = any(array(
+            select distinct recounted.name_tokens_sorted
             from name_frequencies as recounted
             where recounted.counted_at > {{ built_through('scored_at') }}
-        )
+        ))
     {%- endif %}
 
 ),

@@ -9,11 +9,12 @@
     last build, and the members of blocks that became oversized or usable since; a pre-hook first
     deletes their built pairs and the pairs of records that are gone. Every record is paired when this
     SQL or anything upstream of it changed (`paired_by`; the pairs of the previous SQL are then
-    deleted), or with --full-refresh.
+    deleted), with --full-refresh, and, as a table built whole pairs them, when every record was keyed
+    since its last build (takes_every_row).
 -#}
 {%- set pairing_steps = usable_keys_cte() -%}
 {%- set fingerprint = model_fingerprint(pairing_steps) -%}
-{%- set extending = built_with_same_fingerprint(fingerprint, 'paired_at', 'paired_by') -%}
+{%- set extending = pairs_extending() -%}
 {#- the index on paired_at finds the newest pair (built_through), here and in the comparisons, and the
     pairs the comparisons take again, without a scan of every pair -#}
 {{ config(

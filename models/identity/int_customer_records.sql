@@ -316,7 +316,8 @@ live_records as (
 ),
 
 {{ changed_rows_cte(
-    'live_records', fingerprint, ['record_id'], 'entered_hash', 'keyed_by', since_column='entered_at'
+    'live_records', fingerprint, ['record_id'], 'entered_hash', 'keyed_by', since_column='entered_at',
+    since_relation=ref('int_customer_entered_records')
 ) }}
 
 {{ keying_steps }},

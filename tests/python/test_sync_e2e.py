@@ -551,6 +551,64 @@ def test_a_renamed_contact_scores_again_its_pairs_and_those_sharing_its_old_name
     assert 0 < rescored < pairs / 10, (rescored, pairs)
 
 
+def test_a_build_that_replaces_most_of_a_table_rewrites_it_with_its_indexes(
+    world: SyncWorld, pending: dict[str, Any]
+) -> None:
+    """A build whose new rows outnumber var('rewrite_min_share') of a table's rewrites the table
+    (macros/delete_insert_by_index.sql): emptied, so Postgres gives it a new file, and refilled with
+    its kept and new rows, with every index as it was. Here the share is set so low that one renamed
+    contact rewrites every table it reaches; that the rewritten tables still equal a full rebuild is
+    test_incremental_models_equal_a_full_rebuild_after_cycles' (run after this one)."""
+    from customer_sync.build import run_build
+
+    files = (
+        "select relname, relfilenode from pg_catalog.pg_class where oid = any(array[%s, %s, %s]::regclass[])"
+    )
+    rewritten = (
+        "identity.int_customer_records",
+        "identity.int_customer_pair_comparisons",
+        "identity.int_customer_pair_scores",
+    )
+    indexes = (
+        "select schemaname, tablename, indexname, indexdef from pg_catalog.pg_indexes"
+        " where schemaname || '.' || tablename = any(%s)"
+    )
+    tables = list(INCREMENTAL_TABLES)
+    indexes_before = set(world.query(indexes, (tables,)))
+    files_before = dict(world.query(files, rewritten))
+    ((contact_id,),) = world.query(
+        "select xref.source_record_id from marts.customer_xref as xref"
+        " inner join identity.int_customer_pair_comparisons as comparisons"
+        "   on xref.record_id in (comparisons.record_id_l, comparisons.record_id_r)"
+        " where xref.source_system = 'crm' and xref.source_table = 'contacts'"
+        " order by xref.record_id desc limit 1"
+    )
+    world.edit(
+        [
+            {
+                "system": "crm",
+                "table": "contacts",
+                "op": "update",
+                "id": contact_id,
+                "set": {"lastname": "Orrery"},
+            }
+        ]
+    )
+    world.cycle(steps=("extract",))
+    with world.env():
+        run_build(
+            world.settings,
+            world.db,
+            progress=False,
+            enforced_tests=False,
+            dbt_vars={"rewrite_min_share": 0.0001},
+        )
+    files_after = dict(world.query(files, rewritten))
+    assert all(files_after[name] != files_before[name] for name in files_before), (files_before, files_after)
+    assert set(world.query(indexes, (tables,))) == indexes_before
+    assert len(indexes_before) > len(tables), "every incremental table has its unique key's index and more"
+
+
 def _table_contents(world: SyncWorld, table: str, build_columns: tuple[str, ...]) -> Counter:
     schema, name = table.split(".")
     columns = [
