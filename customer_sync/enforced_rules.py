@@ -3,9 +3,10 @@
 An incremental model's table is kept from build to build, and with it the rules Postgres checks on
 every row written to it: the not-null and check constraints ``enforce_required_columns`` makes from the
 model's ``not_null_columns``, ``accepted_values`` and row rule tests (``not_blank_columns``,
-``columns_match_regex``, ``expect_flag_matches_condition``: a check constraint commented with the test's
-unique id), and the unique indexes ``create_unique_key_index`` makes for its keys
-(macros/enforce_required_columns.sql, macros/matching/indexes.sql). A test of such a rule cannot fail.
+``columns_match_regex``, ``columns_values_in_set``, ``expect_flag_matches_condition``: a check
+constraint commented with the test's unique id), and the unique indexes ``create_unique_key_index``
+makes for its keys (macros/enforce_required_columns.sql, macros/matching/indexes.sql). A test of such a
+rule cannot fail.
 It still costs a dbt node, about 50 ms of dbt's Python under the interpreter lock both threads share.
 
 :func:`enforced_rule_tests` names the tests whose rule the catalog holds *before* the build, on the

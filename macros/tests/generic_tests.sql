@@ -99,15 +99,10 @@
     quote=false); one scan of the model for all of them. Fails with one row per column that has other
     values: the column's name, how many rows and one such value. -#}
 {% test columns_values_in_set(model, columns, values, quote=true) %}
-    {%- set quoted = [] %}
-    {%- for value in values %}
-        {%- do quoted.append(("'" ~ value ~ "'") if quote else (value | string)) %}
-    {%- endfor %}
-    {%- set failing_when = {} %}
-    {%- for column in columns %}
-        {%- do failing_when.update({column: column ~ " not in (" ~ (quoted | join(', ')) ~ ")"}) %}
-    {%- endfor %}
-    {{ failing_values_per_column(model, failing_when) }}
+    {{ failing_values_per_column(
+        model,
+        failing_rows(row_rule_conditions('columns_values_in_set', {'columns': columns, 'values': values, 'quote': quote}))
+    ) }}
 {% endtest %}
 
 
@@ -281,6 +276,12 @@
         {%- do conditions.update({arguments.column_name: regex_matches(
             arguments.column_name, "'" ~ (arguments.pattern | replace("'", "''")) ~ "'"
         )}) -%}
+    {%- elif kind == 'columns_values_in_set' -%}
+        {%- for column in arguments.get('columns', []) -%}
+            {%- do conditions.update({column: column ~ ' in (' ~ value_list(
+                arguments.get('values', []), arguments.get('quote', true)
+            ) ~ ')'}) -%}
+        {%- endfor -%}
     {%- elif kind == 'matching_values_between' -%}
         {%- do conditions.update({arguments.column_name:
             arguments.column_name ~ (' >= ' if arguments.get('inclusive_min', true) else ' > ')
